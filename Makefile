@@ -1,0 +1,34 @@
+# Two commands for users: `make demo` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck services install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@bash scripts/services.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy api worker core
+
+test: $(STAMP) services lint typecheck
+	$(PY) -m pytest -q --durations=15
+
+demo: $(STAMP)
+	$(VENV)/bin/reassembly demo
+
+clean:
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

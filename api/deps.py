@@ -1,0 +1,55 @@
+"""FastAPI dependencies: settings, database sessions, the caller's identity, the artifact store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+from core.store.artifacts import LocalArtifactStore
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_store(request: Request) -> LocalArtifactStore:
+    return request.app.state.artifacts  # type: ignore[no-any-return]
+
+
+def get_owner(
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """Bearer-token auth when tokens are configured; a single anonymous owner otherwise."""
+    tokens = settings.tokens
+    if not tokens:
+        return "anonymous"
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    if token not in tokens:
+        raise HTTPException(
+            401,
+            "missing or unknown API token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return tokens[token]
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+OwnerDep = Annotated[str, Depends(get_owner)]
+StoreDep = Annotated[LocalArtifactStore, Depends(get_store)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

@@ -1,0 +1,140 @@
+"""Jobs: list, get, cancel, progress events (SSE), and the canary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep
+from api.jobs_service import start_job
+from api.schemas import CanaryIn, JobOut, Page
+from core.errors import InvalidInput, NotFound
+from core.store.jobs import get_job, request_cancel
+from core.store.models import TERMINAL_STATUSES, Job
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.get("/v1/jobs", operation_id="list_jobs", response_model=Page[JobOut])
+def list_jobs(
+    session: SessionDep,
+    owner: OwnerDep,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[JobOut]:
+    stmt = select(Job).where(Job.owner == owner).order_by(Job.id.desc()).limit(limit + 1)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    if cursor:
+        stmt = stmt.where(Job.id < cursor)
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[JobOut](
+        items=[JobOut.model_validate(r) for r in rows], next_cursor=rows[-1].id if more and rows else None
+    )
+
+
+@router.get("/v1/jobs/{job_id}", operation_id="get_job", response_model=JobOut)
+def read_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobOut:
+    return JobOut.model_validate(_owned(session, job_id, owner))
+
+
+@router.post("/v1/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut)
+def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobOut:
+    _owned(session, job_id, owner)
+    return JobOut.model_validate(request_cancel(session, job_id))
+
+
+@router.post("/v1/jobs:canary", operation_id="create_canary_job", response_model=JobOut, status_code=202)
+def create_canary(
+    body: CanaryIn,
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    owner: OwnerDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    if body.seconds > settings.max_canary_seconds:
+        raise InvalidInput(
+            f"seconds={body.seconds:g} exceeds the canary limit of {settings.max_canary_seconds:g} s",
+            details={"max_seconds": settings.max_canary_seconds},
+        )
+    job, created = start_job(
+        session,
+        sessions,
+        settings,
+        kind="canary",
+        params=body.model_dump(),
+        owner=owner,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = 200
+    return JobOut.model_validate(job)
+
+
+def _event_payload(job: Job) -> dict:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "progress": job.progress,
+        "message": job.message,
+        "error_code": job.error_code,
+        "error_message": job.error_message,
+    }
+
+
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    operation_id="stream_job_events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent progress events."}},
+)
+async def job_events(
+    job_id: str, request: Request, sessions: SessionsDep, owner: OwnerDep
+) -> StreamingResponse:
+    """Server-sent events: one ``progress`` event per change, then one ``end`` event when terminal."""
+
+    def fetch() -> Job:
+        with sessions() as s:
+            return _owned(s, job_id, owner)
+
+    first = await run_in_threadpool(fetch)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        last: dict | None = None
+        job = first
+        while True:
+            payload = _event_payload(job)
+            if payload != last:
+                yield f"event: progress\ndata: {json.dumps(payload)}\n\n"
+                last = payload
+            if job.status in TERMINAL_STATUSES:
+                yield f"event: end\ndata: {json.dumps(payload)}\n\n"
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.2)
+            job = await run_in_threadpool(fetch)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _owned(session: SessionDep, job_id: str, owner: str) -> Job:
+    job = get_job(session, job_id)
+    if job.owner != owner:
+        raise NotFound(f"no job with id {job_id!r}")  # as for an unknown id: other owners' jobs stay hidden
+    return job

@@ -1,0 +1,25 @@
+"""Reassembly search: the integer program (PuLP/CBC), its top-N solutions, and proxy re-ranking."""
+
+from core.search.bounds import Extreme, chain_extreme, max_params, min_flops, min_latency, min_params
+from core.search.build import BlockCandidate, build_problem
+from core.search.ip import Solution, solve
+from core.search.problem import BlockOption, SearchProblem, StitchTerm
+from core.search.rerank import RankedSolution, rerank
+
+__all__ = [
+    "BlockCandidate",
+    "BlockOption",
+    "Extreme",
+    "RankedSolution",
+    "SearchProblem",
+    "Solution",
+    "StitchTerm",
+    "build_problem",
+    "chain_extreme",
+    "max_params",
+    "min_flops",
+    "min_latency",
+    "min_params",
+    "rerank",
+    "solve",
+]

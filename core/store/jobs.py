@@ -1,0 +1,295 @@
+"""The job state machine on the ``jobs`` table.
+
+Every transition is one conditional UPDATE, so it is atomic on SQLite and PostgreSQL alike:
+- claim: queued → running, or running-with-lapsed-lease → running (a dead worker's job), taking a
+  lease in the worker's name and counting an attempt;
+- heartbeat / progress / finish are *fenced*: they only apply while the caller still holds the
+  lease, so a worker that lost its job (it was presumed dead and the job re-claimed) can never
+  complete it a second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, NotFound
+from core.store.ids import new_id
+from core.store.models import TERMINAL_STATUSES, Job, JobEvent
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_hash(kind: str, body: Any) -> str:
+    canonical = json.dumps({"kind": kind, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_job(
+    session: Session,
+    *,
+    kind: str,
+    queue: str,
+    params: dict[str, Any],
+    owner: str,
+    subject_id: str | None = None,
+    idempotency_key: str | None = None,
+    body_for_hash: Any = None,
+) -> tuple[Job, bool]:
+    """Insert a queued job, or return the one already created under the same idempotency key.
+
+    Returns (job, created). The same key with a different request body is a Conflict.
+    """
+    digest = request_hash(kind, params if body_for_hash is None else body_for_hash)
+    if idempotency_key is not None:
+        existing = _by_key(session, owner, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, digest, idempotency_key), False
+    job = Job(
+        id=new_id("job"),
+        kind=kind,
+        queue=queue,
+        owner=owner,
+        params=params,
+        subject_id=subject_id,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        # Lost a race with a concurrent request carrying the same key.
+        existing = _by_key(session, owner, idempotency_key or "")
+        if existing is None:
+            raise
+        return _same_request(existing, digest, idempotency_key or ""), False
+    return job, True
+
+
+def _by_key(session: Session, owner: str, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
+
+
+def _same_request(job: Job, digest: str, key: str) -> Job:
+    if job.request_hash != digest:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used for a different request (job {job.id}); "
+            "use a new key for a new request",
+            details={"job_id": job.id},
+        )
+    return job
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return job
+
+
+def mark_dispatched(session: Session, job_id: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=now()))
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    kind: str
+    params: dict[str, Any]
+    subject_id: str | None
+    attempt: int
+    worker: str
+
+
+def claim_job(
+    session: Session, job_id: str, worker: str, lease_seconds: float, max_attempts: int
+) -> Claim | None:
+    """Take the job if it is queued or its previous worker's lease lapsed. None if not ours to run."""
+    t = now()
+    claimable = or_(
+        Job.status == "queued",
+        and_(Job.status == "running", Job.lease_expires_at < t),
+    )
+    # A job whose workers died max_attempts times is failed instead of tried again.
+    exhausted = session.execute(
+        update(Job)
+        .where(Job.id == job_id, claimable, Job.attempts >= max_attempts)
+        .values(
+            status="failed",
+            error_code="worker_lost",
+            error_message=f"the job's worker stopped {max_attempts} times without finishing it; "
+            "check the worker logs (memory, time limits) and submit it again",
+            finished_at=t,
+            updated_at=t,
+            lease_owner=None,
+        )
+    )
+    if exhausted.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+        return None
+    # A job cancelled while its worker was dead is closed, not resumed.
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, claimable, Job.cancel_requested.is_(True))
+        .values(status="cancelled", finished_at=t, updated_at=t, lease_owner=None)
+    )
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, claimable, Job.cancel_requested.is_(False))
+        .values(
+            status="running",
+            lease_owner=worker,
+            lease_expires_at=t + timedelta(seconds=lease_seconds),
+            heartbeat_at=t,
+            attempts=Job.attempts + 1,
+            started_at=t,
+            updated_at=t,
+            error_code=None,
+            error_message=None,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        session.rollback()
+        return None
+    job = session.get(Job, job_id)
+    assert job is not None
+    session.refresh(job)
+    session.add(JobEvent(job_id=job_id, attempt=job.attempts, worker=worker, event="claimed"))
+    session.commit()
+    return Claim(job.id, job.kind, dict(job.params), job.subject_id, job.attempts, worker)
+
+
+def _held(claim: Claim) -> Any:
+    return and_(Job.id == claim.job_id, Job.status == "running", Job.lease_owner == claim.worker)
+
+
+def heartbeat(session: Session, claim: Claim, lease_seconds: float) -> bool:
+    """Extend the lease; False if it is no longer ours."""
+    t = now()
+    res = session.execute(
+        update(Job)
+        .where(_held(claim))
+        .values(lease_expires_at=t + timedelta(seconds=lease_seconds), heartbeat_at=t)
+    )
+    session.commit()
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def report_progress(
+    session: Session, claim: Claim, fraction: float, message: str, stage: str | None, lease_seconds: float
+) -> tuple[bool, bool]:
+    """Record progress (and renew the lease). Returns (still_ours, cancel_requested)."""
+    t = now()
+    values: dict[str, Any] = {
+        "progress": min(max(float(fraction), 0.0), 1.0),
+        "message": message,
+        "updated_at": t,
+        "heartbeat_at": t,
+        "lease_expires_at": t + timedelta(seconds=lease_seconds),
+    }
+    if stage is not None:
+        values["stage"] = stage
+    res = session.execute(update(Job).where(_held(claim)).values(**values))
+    ours = bool(res.rowcount)  # type: ignore[attr-defined]
+    if ours:
+        session.add(
+            JobEvent(
+                job_id=claim.job_id,
+                attempt=claim.attempt,
+                worker=claim.worker,
+                event="progress",
+                progress=values["progress"],
+                message=message,
+            )
+        )
+    session.commit()
+    cancel = bool(session.scalar(select(Job.cancel_requested).where(Job.id == claim.job_id)))
+    return ours, cancel
+
+
+def finish_job(
+    session: Session,
+    claim: Claim,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Move a held job to a terminal status. False (and no change) if the lease was lost."""
+    assert status in TERMINAL_STATUSES
+    t = now()
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": t,
+        "updated_at": t,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "error_code": error_code,
+        "error_message": error_message,
+    }
+    if status == "succeeded":
+        values["progress"] = 1.0
+        values["result"] = result or {}
+    res = session.execute(update(Job).where(_held(claim)).values(**values))
+    done = bool(res.rowcount)  # type: ignore[attr-defined]
+    if done:
+        session.add(
+            JobEvent(
+                job_id=claim.job_id,
+                attempt=claim.attempt,
+                worker=claim.worker,
+                event=status,
+                progress=1.0 if status == "succeeded" else 0.0,
+                message=error_message or "",
+            )
+        )
+    session.commit()
+    return done
+
+
+def request_cancel(session: Session, job_id: str) -> Job:
+    """Queued jobs are cancelled at once; running ones stop at their next progress point."""
+    job = get_job(session, job_id)
+    if job.status in TERMINAL_STATUSES:
+        raise Conflict(f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled")
+    t = now()
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(status="cancelled", cancel_requested=True, finished_at=t, updated_at=t)
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(cancel_requested=True, updated_at=t)
+    )
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def jobs_to_redispatch(session: Session, undelivered_after_seconds: float = 30.0) -> list[Job]:
+    """Running jobs whose lease lapsed (their worker died) and queued jobs never handed to the broker."""
+    t = now()
+    stmt = select(Job).where(
+        or_(
+            and_(Job.status == "running", Job.lease_expires_at < t),
+            and_(
+                Job.status == "queued",
+                Job.dispatched_at.is_(None),
+                Job.created_at < t - timedelta(seconds=undelivered_after_seconds),
+            ),
+        )
+    )
+    return list(session.scalars(stmt))

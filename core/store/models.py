@@ -1,0 +1,179 @@
+"""SQLAlchemy 2 typed ORM models. The ``jobs`` table is the truth about every job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend, returns aware UTC, so comparisons agree on SQLite and PG."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
+        Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject_id: Mapped[str | None] = mapped_column(String(40), index=True)  # the resource it works on
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # broker accepted the message
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobEvent(Base):
+    """Append-only log of what happened to a job (claims, progress, completion) and by whom."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(30))  # claimed | progress | succeeded | failed | cancelled
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Artifact(Base):
+    """A content-addressed blob in the artifact store; the path is derived from sha256 by the server."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    architecture: Mapped[str] = mapped_column(String(200))  # timm model name
+    source: Mapped[str] = mapped_column(String(20))  # timm | upload
+    pretrained: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_kwargs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    num_classes: Mapped[int] = mapped_column(Integer)
+    input_size: Mapped[list[Any]] = mapped_column()  # [C, H, W]
+    mean: Mapped[list[Any]] = mapped_column()
+    std: Mapped[list[Any]] = mapped_column()
+    class_names: Mapped[list[Any] | None] = mapped_column(JSON)
+    weights_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
+    params: Mapped[int] = mapped_column(BigInteger, default=0)
+    flops: Mapped[int] = mapped_column(BigInteger, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. source-task accuracy
+
+    dissection_status: Mapped[str] = mapped_column(String(20), default="none")  # none|running|done|failed
+    dissection: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # stem/head costs, error, extras
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    nodes: Mapped[list[Node]] = relationship(
+        back_populates="model", order_by="Node.index", cascade="all, delete-orphan"
+    )
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (UniqueConstraint("model_id", "index", name="uq_nodes_model_index"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    in_kind: Mapped[str] = mapped_column(String(20))
+    num_prefix_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    in_shape: Mapped[list[Any]] = mapped_column()
+    out_shape: Mapped[list[Any]] = mapped_column()
+    params: Mapped[int] = mapped_column(BigInteger)
+    flops: Mapped[int] = mapped_column(BigInteger)
+
+    model: Mapped[Model] = relationship(back_populates="nodes")
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"))
+    num_images: Mapped[int] = mapped_column(Integer)
+    image_shape: Mapped[list[Any]] = mapped_column()  # [H, W] or [H, W, C]
+    num_classes: Mapped[int] = mapped_column(Integer)
+    class_names: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

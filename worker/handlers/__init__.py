@@ -1,0 +1,14 @@
+"""Job handlers by kind. Each is a thin wrapper: read rows, call core, write results.
+
+Handlers import torch and core ML code inside their bodies, never at module import, so the
+worker boots without torch.
+"""
+
+from __future__ import annotations
+
+from worker.handlers.canary import run_canary
+from worker.runner import Handler
+
+HANDLERS: dict[str, Handler] = {
+    "canary": run_canary,
+}

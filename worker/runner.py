@@ -1,0 +1,124 @@
+"""Run one claimed job: lease heartbeat, progress with cancellation, fenced completion.
+
+This is the only place that turns exceptions into job states:
+- ``JobCancelled`` (raised by ``JobContext.progress`` after a cancel request) → cancelled;
+- ``ReassemblyError`` → failed with its code and message;
+- anything else → failed with ``internal_error`` and the exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import JobCancelled, ReassemblyError
+from core.settings import Settings
+from core.store.artifacts import LocalArtifactStore
+from core.store.db import session_factory
+from core.store.jobs import Claim, claim_job, finish_job, heartbeat, report_progress
+
+log = logging.getLogger(__name__)
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseLost(ReassemblyError):
+    code = "lease_lost"
+
+
+@dataclass
+class JobContext:
+    """What a handler sees: its parameters, the database, the artifact store, and progress."""
+
+    claim: Claim
+    settings: Settings
+    sessions: sessionmaker[Session]
+    artifacts: LocalArtifactStore
+    _lease_lost: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.claim.params
+
+    def progress(self, fraction: float, message: str = "", stage: str | None = None) -> None:
+        """Record progress; raises JobCancelled if the user cancelled, LeaseLost if we lost the job."""
+        if self._lease_lost.is_set():
+            raise LeaseLost("this worker's lease on the job lapsed; another worker owns it now")
+        with self.sessions() as session:
+            ours, cancel = report_progress(
+                session, self.claim, fraction, message, stage, self.settings.lease_seconds
+            )
+        if not ours:
+            self._lease_lost.set()
+            raise LeaseLost("this worker's lease on the job lapsed; another worker owns it now")
+        if cancel:
+            raise JobCancelled("the job was cancelled at the user's request")
+
+    def device(self) -> str:
+        """The torch device from settings (``auto`` picks CUDA when present). Imports torch lazily."""
+        if self.settings.device != "auto":
+            return self.settings.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+Handler = Callable[[JobContext], dict[str, Any]]
+
+
+def _heartbeat_loop(ctx: JobContext, stop: threading.Event) -> None:
+    interval = max(ctx.settings.lease_seconds / 3.0, 0.2)
+    while not stop.wait(interval):
+        try:
+            with ctx.sessions() as session:
+                if not heartbeat(session, ctx.claim, ctx.settings.lease_seconds):
+                    ctx._lease_lost.set()
+                    return
+        except Exception:  # a transient DB error: try again at the next beat
+            log.exception("heartbeat failed for job %s", ctx.claim.job_id)
+
+
+def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> str:
+    """Claim and run ``job_id``; returns what happened (for logs and tests)."""
+    sessions = session_factory(settings.resolved_database_url)
+    with sessions() as session:
+        claim = claim_job(session, job_id, WORKER_NAME, settings.lease_seconds, settings.max_attempts)
+    if claim is None:
+        return "not-claimed"
+    ctx = JobContext(claim, settings, sessions, LocalArtifactStore(settings.resolved_artifact_root))
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat_loop, args=(ctx, stop), daemon=True)
+    beat.start()
+    try:
+        handler = handlers.get(claim.kind)
+        if handler is None:
+            raise ReassemblyError(
+                f"this worker has no handler for job kind {claim.kind!r}", code="unknown_kind"
+            )
+        result = handler(ctx)
+        outcome, kwargs = "succeeded", {"result": result}
+    except JobCancelled as exc:
+        outcome, kwargs = "cancelled", {"error_code": exc.code, "error_message": exc.message}
+    except LeaseLost:
+        return "lease-lost"
+    except ReassemblyError as exc:
+        outcome, kwargs = "failed", {"error_code": exc.code, "error_message": exc.message}
+    except Exception as exc:
+        log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
+        outcome = "failed"
+        kwargs = {"error_code": "internal_error", "error_message": f"{type(exc).__name__}: {exc}"}
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+    with sessions() as session:
+        finished = finish_job(session, claim, outcome, **kwargs)
+    return outcome if finished else "lease-lost"

@@ -1,0 +1,71 @@
+"""Celery tasks: one generic task that runs a job row by id, plus the lapsed-lease reaper."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import signals
+
+from core.settings import get_settings
+from core.store.db import engine_for, session_factory
+from core.store.jobs import jobs_to_redispatch, mark_dispatched
+from worker.celery_app import app
+from worker.dispatch import dispatch
+from worker.handlers import HANDLERS
+from worker.kinds import RUN_JOB_TASK
+from worker.runner import run_job
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name=RUN_JOB_TASK, bind=True, max_retries=5, acks_late=True, reject_on_worker_lost=True)
+def run_job_task(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return run_job(job_id, get_settings(), HANDLERS)
+    except Exception as exc:  # the database was unreachable: retry with backoff, bounded
+        log.exception("job %s could not be run", job_id)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+def reap_once() -> int:
+    """Re-send jobs whose worker died (lapsed lease) or that never reached the broker."""
+    settings = get_settings()
+    factory = session_factory(settings.resolved_database_url)
+    with factory() as session:
+        jobs = [(j.id, j.queue) for j in jobs_to_redispatch(session)]
+    for job_id, queue in jobs:
+        log.warning("re-dispatching job %s (its worker stopped or it was never delivered)", job_id)
+        if dispatch(settings, job_id, queue):
+            with factory() as session:
+                mark_dispatched(session, job_id)
+                session.commit()
+    return len(jobs)
+
+
+def _reaper_loop(stop: threading.Event) -> None:
+    interval = get_settings().reaper_interval_seconds
+    while not stop.wait(interval):
+        try:
+            reap_once()
+        except Exception:
+            log.exception("reaper pass failed")
+
+
+_reaper_stop = threading.Event()
+
+
+@signals.worker_ready.connect
+def _start_reaper(**_: object) -> None:
+    threading.Thread(target=_reaper_loop, args=(_reaper_stop,), daemon=True, name="reaper").start()
+
+
+@signals.worker_shutdown.connect
+def _stop_reaper(**_: object) -> None:
+    _reaper_stop.set()
+
+
+@signals.worker_process_init.connect
+def _fresh_engines(**_: object) -> None:
+    # Connections must not be shared across fork.
+    engine_for.cache_clear()
