@@ -29,6 +29,7 @@ class JobOut(BaseModel):
     message: str
     error_code: str | None
     error_message: str | None
+    error_details: dict[str, Any] | None
     result: dict[str, Any] | None
     attempts: int
     cancel_requested: bool

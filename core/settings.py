@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 2 * 1024**3
     max_canary_seconds: float = 600.0
     page_size_max: int = 200
+    # How long POST /v1/models waits for its registration job before answering 202 instead of 201.
+    register_wait_seconds: float = 120.0
 
     # Job lease: a running job's worker renews it every lease_seconds/3; a job whose lease lapsed
     # is re-dispatched by any worker's reaper and claimed by exactly one worker.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 QUEUE_BY_KIND: dict[str, str] = {
     "canary": "cpu",
+    "register_model": "cpu",
     "dissect": "gpu",
     "partition": "gpu",
     "partition_add_model": "gpu",

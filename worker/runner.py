@@ -111,7 +111,8 @@ def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> st
     except LeaseLost:
         return "lease-lost"
     except ReassemblyError as exc:
-        outcome, kwargs = "failed", {"error_code": exc.code, "error_message": exc.message}
+        outcome = "failed"
+        kwargs = {"error_code": exc.code, "error_message": exc.message, "error_details": exc.details}
     except Exception as exc:
         log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
         outcome = "failed"

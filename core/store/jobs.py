@@ -225,6 +225,7 @@ def finish_job(
     result: dict[str, Any] | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    error_details: dict[str, Any] | None = None,
 ) -> bool:
     """Move a held job to a terminal status. False (and no change) if the lease was lost."""
     assert status in TERMINAL_STATUSES
@@ -237,6 +238,7 @@ def finish_job(
         "lease_expires_at": None,
         "error_code": error_code,
         "error_message": error_message,
+        "error_details": error_details,
     }
     if status == "succeeded":
         values["progress"] = 1.0

@@ -74,6 +74,7 @@ class Job(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     error_code: Mapped[str | None] = mapped_column(String(60))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -136,6 +137,8 @@ class Model(Base):
     params: Mapped[int] = mapped_column(BigInteger, default=0)
     flops: Mapped[int] = mapped_column(BigInteger, default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. source-task accuracy
+    seed: Mapped[int] = mapped_column(Integer, default=0)  # random init seed when not pretrained
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | ready | failed
 
     dissection_status: Mapped[str] = mapped_column(String(20), default="none")  # none|running|done|failed
     dissection: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # stem/head costs, error, extras

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 20:39:17.491431
+Create Date: 2026-11-21 20:42:26.455049
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("error_code", sa.String(length=60), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("error_details", sa.JSON(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
@@ -117,6 +118,8 @@ def upgrade() -> None:
         sa.Column("params", sa.BigInteger(), nullable=False),
         sa.Column("flops", sa.BigInteger(), nullable=False),
         sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("dissection_status", sa.String(length=20), nullable=False),
         sa.Column("dissection", sa.JSON(), nullable=True),
         sa.Column("created_at", core.store.models.UTCDateTime(), nullable=False),

@@ -7,8 +7,11 @@ worker boots without torch.
 from __future__ import annotations
 
 from worker.handlers.canary import run_canary
+from worker.handlers.models import run_dissect, run_register_model
 from worker.runner import Handler
 
 HANDLERS: dict[str, Handler] = {
     "canary": run_canary,
+    "register_model": run_register_model,
+    "dissect": run_dissect,
 }

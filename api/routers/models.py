@@ -1,0 +1,286 @@
+"""The model registry: register (timm name or safetensors upload), list, get, delete, dissect, nodes."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
+from api.downloads import artifact_response
+from api.jobs_service import start_job, wait_for_job
+from api.schemas import JobOut, Page
+from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
+from api.uploads import read_safetensors_header
+from core.errors import Conflict, InvalidInput, NotFound, ReassemblyError
+from core.settings import Settings
+from core.store.artifacts import record_artifact
+from core.store.ids import new_id
+from core.store.models import Artifact, Job, Model
+
+router = APIRouter(tags=["models"])
+
+
+def get_model(session: Session, model_id: str, owner: str) -> Model:
+    model = session.get(Model, model_id)
+    if model is None or model.owner != owner:
+        raise NotFound(f"no model with id {model_id!r}")
+    return model
+
+
+def _new_model(session: Session, owner: str, **fields: Any) -> Model:
+    existing = session.scalar(select(Model).where(Model.name == fields["name"]))
+    if existing is not None:
+        raise Conflict(
+            f"a model named {fields['name']!r} already exists (id {existing.id}); "
+            "choose another name or delete it",
+            details={"model_id": existing.id},
+        )
+    model = Model(id=new_id("mdl"), owner=owner, mean=[], std=[], status="pending", **fields)
+    session.add(model)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a model named {fields['name']!r} already exists; choose another name") from exc
+    return model
+
+
+def _register(
+    session: Session, sessions: Any, settings: Settings, model: Model, owner: str, key: str | None, body: Any
+) -> tuple[Model, Job]:
+    job, _ = start_job(
+        session,
+        sessions,
+        settings,
+        kind="register_model",
+        params={"model_id": model.id},
+        owner=owner,
+        idempotency_key=key,
+        subject_id=model.id,
+        body_for_hash=body,
+    )
+    job = wait_for_job(sessions, job.id, settings.register_wait_seconds)
+    if job.status == "failed":
+        # Registration never produced a usable model: free the name and say why.
+        with sessions() as s:
+            row = s.get(Model, model.id)
+            if row is not None and row.status != "ready":
+                s.delete(row)
+                s.commit()
+        raise InvalidInput(
+            job.error_message or "registration failed", details=job.error_details or {}, code=job.error_code
+        )
+    session.refresh(model)
+    return model, job
+
+
+def _out(model: Model, job: Job | None = None, *, response: Response | None = None) -> ModelOut:
+    out = ModelOut.model_validate(model)
+    out.job = JobOut.model_validate(job) if job is not None else None
+    if response is not None:
+        response.status_code = 201 if model.status == "ready" else 202
+    return out
+
+
+@router.post("/v1/models", operation_id="create_model", response_model=ModelOut, status_code=201)
+def create_model(
+    body: ModelCreate,
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ModelOut:
+    """Register a timm architecture. Answers 201 once the registration job has built it (params,
+    FLOPs, canonical safetensors weights), or 202 with the job if that takes longer than the wait."""
+    if idempotency_key:
+        job = session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == idempotency_key))
+        if job is not None and job.subject_id and (model := session.get(Model, job.subject_id)) is not None:
+            return _out(model, job, response=response)
+    model = _new_model(
+        session,
+        owner,
+        name=body.name,
+        architecture=body.source.timm,
+        source="timm",
+        pretrained=body.source.pretrained,
+        model_kwargs=body.model_kwargs,
+        num_classes=body.num_classes or 0,
+        input_size=body.input_size or [],
+        class_names=body.class_names,
+        seed=body.seed,
+    )
+    model, job = _register(session, sessions, settings, model, owner, idempotency_key, body.model_dump())
+    return _out(model, job, response=response)
+
+
+@router.post("/v1/models:upload", operation_id="upload_model", response_model=ModelOut, status_code=201)
+def upload_model(
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    owner: OwnerDep,
+    weights: Annotated[UploadFile, File(description="The weights as a .safetensors file.")],
+    name: Annotated[str, Form(pattern=NAME_PATTERN)],
+    architecture: Annotated[str, Form(description="The timm model name the weights belong to.")],
+    num_classes: Annotated[int | None, Form(ge=1)] = None,
+    input_size: Annotated[str | None, Form(description='JSON [C, H, W], e.g. "[3, 224, 224]"')] = None,
+    model_kwargs: Annotated[str, Form(description="JSON object of timm.create_model arguments")] = "{}",
+    class_names: Annotated[str | None, Form(description="JSON list of class names")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> ModelOut:
+    """Register a model from safetensors weights and its architecture. Pickles are refused (415)."""
+    kwargs = _json_form("model_kwargs", model_kwargs, dict)
+    size = _json_form("input_size", input_size, list) if input_size else []
+    names = _json_form("class_names", class_names, list) if class_names else None
+    sha, nbytes = store.put_stream(weights.file, max_bytes=settings.max_upload_bytes)
+    try:
+        read_safetensors_header(store.path_for(sha))
+    except ReassemblyError:
+        _forget_blob(store, session, sha)
+        raise
+    artifact = record_artifact(
+        session, sha, nbytes, media_type="application/octet-stream", filename=f"{name}.safetensors"
+    )
+    model = _new_model(
+        session,
+        owner,
+        name=name,
+        architecture=architecture,
+        source="upload",
+        pretrained=False,
+        model_kwargs=kwargs,
+        num_classes=num_classes or 0,
+        input_size=size,
+        class_names=names,
+        weights_artifact_id=artifact.id,
+    )
+    body = {"name": name, "architecture": architecture, "sha256": sha, "kwargs": kwargs, "size": size}
+    model, job = _register(session, sessions, settings, model, owner, idempotency_key, body)
+    return _out(model, job, response=response)
+
+
+def _forget_blob(store: Any, session: Session, sha: str) -> None:
+    if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
+        store.path_for(sha).unlink(missing_ok=True)
+
+
+def _json_form(field: str, raw: str, kind: type) -> Any:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"form field {field!r} must be JSON: {exc}") from exc
+    if not isinstance(value, kind):
+        raise InvalidInput(f"form field {field!r} must be a JSON {kind.__name__}")
+    return value
+
+
+@router.get("/v1/models", operation_id="list_models", response_model=Page[ModelOut])
+def list_models(
+    session: SessionDep,
+    owner: OwnerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[ModelOut]:
+    stmt = select(Model).where(Model.owner == owner).order_by(Model.id).limit(limit + 1)
+    if cursor:
+        stmt = stmt.where(Model.id > cursor)
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[ModelOut](
+        items=[ModelOut.model_validate(r) for r in rows], next_cursor=rows[-1].id if more and rows else None
+    )
+
+
+@router.get("/v1/models/{model_id}", operation_id="get_model", response_model=ModelOut)
+def read_model(model_id: str, session: SessionDep, owner: OwnerDep) -> ModelOut:
+    return ModelOut.model_validate(get_model(session, model_id, owner))
+
+
+@router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)
+def delete_model(model_id: str, session: SessionDep, owner: OwnerDep) -> Response:
+    model = get_model(session, model_id, owner)
+    running = session.scalar(
+        select(Job).where(Job.subject_id == model_id, Job.status.in_(("queued", "running")))
+    )
+    if running is not None:
+        raise Conflict(f"job {running.id} is working on this model; cancel it or wait, then delete")
+    session.delete(model)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/models/{model_id}/dissect", operation_id="dissect_model", response_model=JobOut, status_code=202
+)
+def dissect_model(
+    model_id: str,
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    """Find and verify the model's atomic nodes (a job). GET .../nodes once it succeeded."""
+    model = get_model(session, model_id, owner)
+    if model.status != "ready":
+        raise Conflict(f"model {model_id} is {model.status}, not ready; wait for its registration job")
+    job, created = start_job(
+        session,
+        sessions,
+        settings,
+        kind="dissect",
+        params={"model_id": model_id},
+        owner=owner,
+        idempotency_key=idempotency_key,
+        subject_id=model_id,
+    )
+    if not created:
+        response.status_code = 200
+    return JobOut.model_validate(job)
+
+
+@router.get("/v1/models/{model_id}/nodes", operation_id="list_model_nodes", response_model=NodesOut)
+def list_nodes(model_id: str, session: SessionDep, owner: OwnerDep) -> NodesOut:
+    model = get_model(session, model_id, owner)
+    if model.dissection_status != "done" or model.dissection is None:
+        raise Conflict(
+            f"model {model_id} is not dissected (status {model.dissection_status}); "
+            f"POST /v1/models/{model_id}/dissect first"
+        )
+    d = model.dissection
+    return NodesOut(
+        model_id=model.id,
+        input_size=d["input_size"],
+        nodes=[NodeOut.model_validate(n) for n in model.nodes],
+        stem={"params": d["stem_params"], "flops": d["stem_flops"]},
+        head={"params": d["head_params"], "flops": d["head_flops"]},
+        total_params=d["total_params"],
+        total_flops=d["total_flops"],
+        max_abs_error=d["max_abs_error"],
+    )
+
+
+@router.get(
+    "/v1/models/{model_id}/weights",
+    operation_id="download_model_weights",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_weights(
+    model_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep
+) -> Response:
+    model = get_model(session, model_id, owner)
+    artifact = session.get(Artifact, model.weights_artifact_id) if model.weights_artifact_id else None
+    if artifact is None:
+        raise Conflict(f"model {model_id} has no stored weights yet ({model.status})")
+    return artifact_response(request, store, artifact, f"{model.name}.safetensors")

@@ -1,0 +1,97 @@
+"""Schemas of the model registry and datasets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import JobOut
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
+
+
+class TimmSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timm: str = Field(
+        ..., description="A timm model name, e.g. 'resnet50.a1_in1k' or 'test_vit'.", max_length=200
+    )
+    pretrained: bool = Field(False, description="Download timm's pretrained weights (needs internet access).")
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., pattern=NAME_PATTERN)
+    source: TimmSource
+    num_classes: int | None = Field(None, ge=1, description="Default: the architecture's own.")
+    input_size: list[int] | None = Field(None, min_length=3, max_length=3, description="[C, H, W]")
+    model_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra timm.create_model arguments."
+    )
+    class_names: list[str] | None = None
+    seed: int = Field(0, description="Seed of the random initialisation when not pretrained.")
+
+
+class ModelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    architecture: str
+    source: Literal["timm", "upload"]
+    pretrained: bool
+    model_kwargs: dict[str, Any]
+    num_classes: int
+    input_size: list[int]
+    mean: list[float]
+    std: list[float]
+    class_names: list[str] | None
+    params: int
+    flops: int
+    metrics: dict[str, Any]
+    status: Literal["pending", "ready", "failed"]
+    dissection_status: Literal["none", "running", "done", "failed"]
+    weights_artifact_id: str | None
+    created_at: datetime
+    job: JobOut | None = Field(None, description="The registration or dissection job this response started.")
+
+
+class NodeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    index: int
+    path: str
+    kind: Literal["map_nchw", "map_nhwc", "tokens"]
+    in_kind: Literal["map_nchw", "map_nhwc", "tokens"]
+    num_prefix_tokens: int
+    in_shape: list[int]
+    out_shape: list[int]
+    params: int
+    flops: int
+
+
+class NodesOut(BaseModel):
+    model_id: str
+    input_size: list[int]
+    nodes: list[NodeOut]
+    stem: dict[str, int]
+    head: dict[str, int]
+    total_params: int
+    total_flops: int
+    max_abs_error: float
+
+
+class DatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    artifact_id: str
+    num_images: int
+    image_shape: list[int]
+    num_classes: int
+    class_names: list[str] | None
+    created_at: datetime

@@ -1,0 +1,124 @@
+"""Registration and dissection jobs for registered models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete
+
+from core.errors import NotFound, ReassemblyError
+from core.store.artifacts import record_artifact
+from core.store.models import Artifact, Model, Node
+from worker.runner import JobContext
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def _model_row(ctx: JobContext) -> Model:
+    with ctx.sessions() as s:
+        row = s.get(Model, ctx.params["model_id"])
+        if row is None:
+            raise NotFound(f"model {ctx.params['model_id']} was deleted before its job ran")
+        s.expunge(row)
+        return row
+
+
+def load_registered(ctx: JobContext, row: Model) -> nn.Module:
+    """The registered network with its canonical safetensors weights, in eval mode."""
+    from core.zoo.registry import build_model, load_weights_strict, safetensors_state
+
+    net = build_model(row.architecture, num_classes=row.num_classes, model_kwargs=row.model_kwargs)
+    with ctx.sessions() as s:
+        art = s.get(Artifact, row.weights_artifact_id)
+        assert art is not None, "a ready model always has weights"
+        sha = art.sha256
+    load_weights_strict(net, safetensors_state(ctx.artifacts.read_bytes(sha)))
+    return net.eval()
+
+
+def run_register_model(ctx: JobContext) -> dict[str, Any]:
+    from core.zoo.registry import (
+        build_model,
+        describe,
+        load_weights_strict,
+        safetensors_state,
+        state_to_safetensors,
+    )
+
+    row = _model_row(ctx)
+    ctx.progress(0.05, f"building {row.architecture}", stage="build")
+    net = build_model(
+        row.architecture,
+        num_classes=row.num_classes or None,
+        model_kwargs=row.model_kwargs,
+        pretrained=row.pretrained,
+        seed=row.seed,
+    )
+    weights_id = row.weights_artifact_id
+    if weights_id is not None:
+        ctx.progress(0.3, "checking the uploaded weights against the architecture", stage="weights")
+        with ctx.sessions() as s:
+            art = s.get(Artifact, weights_id)
+            assert art is not None
+            sha = art.sha256
+        load_weights_strict(net, safetensors_state(ctx.artifacts.read_bytes(sha)))
+    else:
+        ctx.progress(0.3, "storing the initial weights as safetensors", stage="weights")
+        sha, size = ctx.artifacts.put_bytes(state_to_safetensors(net))
+        with ctx.sessions() as s:
+            weights_id = record_artifact(
+                s, sha, size, media_type="application/octet-stream", filename=f"{row.name}.safetensors"
+            ).id
+            s.commit()
+    ctx.progress(0.6, "measuring parameters and FLOPs", stage="measure")
+    card = describe(net, tuple(row.input_size) if row.input_size else None)  # type: ignore[arg-type]
+    with ctx.sessions() as s:
+        model = s.get(Model, row.id)
+        if model is None:
+            raise NotFound(f"model {row.id} was deleted during registration")
+        model.num_classes = int(getattr(net, "num_classes", row.num_classes) or row.num_classes)
+        model.input_size = list(card.input_size)
+        model.mean, model.std = list(card.mean), list(card.std)
+        model.params, model.flops = card.params, card.flops
+        model.weights_artifact_id = weights_id
+        model.status = "ready"
+        s.commit()
+    return {"model_id": row.id, "params": card.params, "flops": card.flops, "weights_sha256": sha}
+
+
+def run_dissect(ctx: JobContext) -> dict[str, Any]:
+    from core.dissect import dissect
+
+    row = _model_row(ctx)
+    _set_dissection(ctx, row.id, "running")
+    try:
+        ctx.progress(0.05, f"loading {row.name}", stage="load")
+        net = load_registered(ctx, row)
+        ctx.progress(0.1, "tracing and verifying nodes", stage="dissect")
+        result = dissect(net, tuple(row.input_size), progress=ctx.progress)  # type: ignore[arg-type]
+    except ReassemblyError as exc:
+        _set_dissection(ctx, row.id, "failed", {"error": {"code": exc.code, "message": exc.message}})
+        raise
+    summary = result.to_dict()
+    nodes = summary.pop("nodes")
+    with ctx.sessions() as s:
+        s.execute(delete(Node).where(Node.model_id == row.id))
+        s.add_all(Node(model_id=row.id, **n) for n in nodes)
+        model = s.get(Model, row.id)
+        if model is None:
+            raise NotFound(f"model {row.id} was deleted during dissection")
+        model.dissection = summary
+        model.dissection_status = "done"
+        s.commit()
+    return {"model_id": row.id, "nodes": len(nodes), "max_abs_error": result.max_abs_error}
+
+
+def _set_dissection(ctx: JobContext, model_id: str, status: str, info: dict[str, Any] | None = None) -> None:
+    with ctx.sessions() as s:
+        model = s.get(Model, model_id)
+        if model is not None:
+            model.dissection_status = status
+            if info is not None:
+                model.dissection = info
+            s.commit()
