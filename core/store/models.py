@@ -180,3 +180,54 @@ class Dataset(Base):
     num_classes: Mapped[int] = mapped_column(Integer)
     class_names: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Sketch(Base):
+    """Gram sketches of one model on one probe set (DeRy similarity), cached and reused."""
+
+    __tablename__ = "sketches"
+    __table_args__ = (
+        UniqueConstraint(
+            "model_id", "dataset_id", "probe_images", "batch_size", "seed", name="uq_sketches_config"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    probe_images: Mapped[int] = mapped_column(Integer)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartitionRow(Base):
+    """K equivalence sets over a list of dissected models."""
+
+    __tablename__ = "partitions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
+    model_ids: Mapped[list[Any]] = mapped_column()
+    probe_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    config: Mapped[dict[str, Any]] = mapped_column()  # k, epsilon, size_measure, restarts, seed, probe
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssemblyRow(Base):
+    """A reassembled network: search result, chosen candidate, training metrics, checkpoint."""
+
+    __tablename__ = "assemblies"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
+    partition_id: Mapped[str] = mapped_column(ForeignKey("partitions.id"))
+    target_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    config: Mapped[dict[str, Any]] = mapped_column()  # constraints, proxy, candidates, training
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

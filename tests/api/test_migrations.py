@@ -41,7 +41,20 @@ def test_sqlite_upgrade_downgrade_upgrade_without_drift(tmp_path: Path) -> None:
     _roundtrip_and_compare(f"sqlite:///{tmp_path / 'db.sqlite3'}")
 
 
-@pytest.mark.parametrize("table", ["jobs", "job_events", "artifacts", "models", "nodes", "datasets"])
+@pytest.mark.parametrize(
+    "table",
+    [
+        "jobs",
+        "job_events",
+        "artifacts",
+        "models",
+        "nodes",
+        "datasets",
+        "sketches",
+        "partitions",
+        "assemblies",
+    ],
+)
 def test_tables_exist_after_upgrade(tmp_path: Path, table: str) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     upgrade(url)
