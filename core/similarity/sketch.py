@@ -1,0 +1,188 @@
+"""Gram sketches: one pass of a dissected model over a probe set → U-centred Grams per point.
+
+A model with L nodes has L+1 *points*: point 0 is the stem output (the input of node 0) and point
+i+1 is the output of node i. For each point and probe minibatch the sketch keeps the U-centred
+linear Gram (B×B) of the pooled features, as float16: shape (points, batches, B, B). Its size does
+not depend on feature width, and CKA between any two points of any two models sketched on the same
+probe batches is a dot product (see ``cka.py``).
+
+Scaling: a point's Grams are multiplied by one power of two (chosen from its first minibatch, so
+entries are O(1)) to stay inside the float16 range. CKA is invariant to a per-point positive
+factor, so the factor is not stored. Should a later minibatch come near float16 overflow, the
+factor is lowered and the point's earlier minibatches are rescaled (exact: powers of two).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from core.dissect.types import Dissection, NodeKind
+from core.errors import InvalidInput
+from core.progress import Progress, no_progress
+from core.similarity.cka import linear_gram, u_centre
+from core.similarity.pooling import pool_features
+
+SKETCH_FORMAT = "reassembly.gram_sketch.v1"
+_FP16_SAFE_MAX = 2.0**14  # rescale when an entry would exceed this (float16 max is 65504)
+
+
+def probe_batches(n: int, batch_size: int, seed: int) -> np.ndarray:
+    """Fixed probe minibatches: (n // batch_size, batch_size) image indices, shuffled by ``seed``.
+
+    The remainder (n mod batch_size images) is left out, so every minibatch has the same size and
+    the HSIC normalisation cancels in CKA. Every model of a partition must use the same batches.
+    """
+    if batch_size < 4:
+        raise InvalidInput(f"probe batch_size must be at least 4 for the unbiased HSIC, got {batch_size}")
+    if n < batch_size:
+        raise InvalidInput(f"the probe set has {n} images, fewer than one batch of {batch_size}")
+    order = np.random.default_rng(seed).permutation(n)
+    count = n // batch_size
+    return order[: count * batch_size].reshape(count, batch_size).astype(np.int64)
+
+
+def point_layouts(dissection: Dissection) -> tuple[list[NodeKind], list[int]]:
+    """Layouts of the L+1 points of a dissected model: (kinds, num_prefix_tokens) per point."""
+    nodes = dissection.nodes
+    if not nodes:
+        raise InvalidInput("the dissection has no nodes")
+    kinds: list[NodeKind] = [nodes[0].in_kind] + [n.kind for n in nodes]
+    prefix = [nodes[0].num_prefix_tokens] + [n.num_prefix_tokens for n in nodes]
+    return kinds, prefix
+
+
+class _PointScaler:
+    """Keeps one power-of-two factor per point and the float16 store in range."""
+
+    def __init__(self, store: torch.Tensor):
+        self.store = store
+        self.exponent: list[int | None] = [None] * store.shape[0]
+
+    def put(self, point: int, batch: int, gram: torch.Tensor) -> None:
+        exp = self.exponent[point]
+        if exp is None:
+            fro = float(torch.linalg.norm(gram))
+            if fro > 0.0 and math.isfinite(fro):
+                # RMS entry ≈ 1: Frobenius norm ≈ B.
+                exp = round(math.log2(gram.shape[-1] / fro))
+                self.exponent[point] = exp
+            else:
+                exp = 0
+        peak = float(gram.abs().max()) * 2.0**exp
+        if peak > _FP16_SAFE_MAX and self.exponent[point] is not None:
+            drop = math.ceil(math.log2(peak / _FP16_SAFE_MAX))
+            exp -= drop
+            self.exponent[point] = exp
+            if batch > 0:
+                earlier = self.store[point, :batch].to(torch.float32) * 2.0**-drop
+                self.store[point, :batch] = earlier.to(self.store.dtype)
+        self.store[point, batch] = (gram * 2.0**exp).to(self.store.dtype)
+
+
+@torch.inference_mode()
+def compute_sketches(
+    stem: nn.Module,
+    nodes: Iterable[nn.Module],
+    kinds: Sequence[NodeKind | str],
+    prefix_tokens: Sequence[int],
+    images: torch.Tensor,
+    batch_size: int,
+    *,
+    batches: np.ndarray | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    dtype: torch.dtype = torch.float16,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """One forward pass over the probe set → Gram sketch (L+1, num_batches, B, B).
+
+    ``kinds`` / ``prefix_tokens`` describe the L+1 points (see ``point_layouts``). ``images`` is the
+    probe set in any form ``transform`` turns a minibatch of into model input (e.g. uint8 images →
+    resized, normalised float); without ``transform`` the images must already be model input.
+    ``batches`` (from ``probe_batches``) fixes which images form each minibatch and their order;
+    default: consecutive slices of ``batch_size``. Runs in eval mode; training flags are restored.
+    """
+    report = progress or no_progress
+    nodes = list(nodes)
+    num_points = len(nodes) + 1
+    if len(kinds) != num_points or len(prefix_tokens) != num_points:
+        raise InvalidInput(
+            f"{len(nodes)} nodes have {num_points} points (stem output + one per node), but "
+            f"{len(kinds)} kinds and {len(prefix_tokens)} prefix-token counts were given"
+        )
+    if batches is None:
+        count = len(images) // batch_size
+        batches = np.arange(count * batch_size, dtype=np.int64).reshape(count, batch_size)
+    batches = np.asarray(batches, dtype=np.int64)
+    if batches.ndim != 2 or batches.shape[1] != batch_size or batches.shape[0] == 0:
+        raise InvalidInput(
+            f"probe batches must be a non-empty (num_batches, {batch_size}) index array, got shape "
+            f"{batches.shape}; there are {len(images)} probe images"
+        )
+    if batch_size < 4:
+        raise InvalidInput(f"probe batch_size must be at least 4 for the unbiased HSIC, got {batch_size}")
+    store = torch.zeros(num_points, batches.shape[0], batch_size, batch_size, dtype=dtype)
+    scaler = _PointScaler(store)
+    modules: list[nn.Module] = [stem, *nodes]
+    was_training = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        for b, index in enumerate(batches):
+            x = images[torch.from_numpy(index)]
+            if transform is not None:
+                x = transform(x)
+            x = stem(x)
+            for point in range(num_points):
+                if point > 0:
+                    x = nodes[point - 1](x)
+                pooled = pool_features(x, kinds[point], prefix_tokens[point])
+                scaler.put(point, b, u_centre(linear_gram(pooled)))
+            report((b + 1) / batches.shape[0], f"probe batch {b + 1}/{batches.shape[0]}")
+    finally:
+        for m, flag in zip(modules, was_training, strict=True):
+            m.train(flag)
+    return store
+
+
+def sketch_to_bytes(sketch: torch.Tensor, metadata: dict[str, str] | None = None) -> bytes:
+    """Serialise a sketch as safetensors (key ``grams``) with string metadata."""
+    meta = {"format": SKETCH_FORMAT, **(metadata or {})}
+    return st_save({"grams": sketch.contiguous()}, metadata=meta)
+
+
+def sketch_from_bytes(data: bytes) -> tuple[torch.Tensor, dict[str, str]]:
+    """Inverse of ``sketch_to_bytes`` → (sketch, metadata)."""
+    try:
+        tensors = st_load(data)
+    except Exception as exc:  # safetensors raises its own error types
+        raise InvalidInput(f"not a safetensors Gram sketch: {exc}") from exc
+    if "grams" not in tensors or tensors["grams"].ndim != 4:
+        raise InvalidInput("the safetensors file holds no (points, batches, B, B) tensor named 'grams'")
+    return tensors["grams"], _metadata(data)
+
+
+def save_sketch(sketch: torch.Tensor, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    Path(path).write_bytes(sketch_to_bytes(sketch, metadata))
+
+
+def load_sketch(path: str | Path) -> torch.Tensor:
+    return sketch_from_bytes(Path(path).read_bytes())[0]
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    with io.BytesIO(data) as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    meta = header.get("__metadata__", {})
+    return {str(k): str(v) for k, v in meta.items()}
