@@ -1,6 +1,14 @@
 """Reassembly search: the integer program (PuLP/CBC), its top-N solutions, and proxy re-ranking."""
 
-from core.search.bounds import Extreme, chain_extreme, max_params, min_flops, min_latency, min_params
+from core.search.bounds import (
+    Extreme,
+    chain_extreme,
+    max_params,
+    min_flops,
+    min_latency,
+    min_params,
+    prefix_suffix,
+)
 from core.search.build import BlockCandidate, build_problem
 from core.search.ip import Solution, solve
 from core.search.problem import BlockOption, SearchProblem, StitchTerm
@@ -20,6 +28,7 @@ __all__ = [
     "min_flops",
     "min_latency",
     "min_params",
+    "prefix_suffix",
     "rerank",
     "solve",
 ]
