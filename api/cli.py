@@ -120,5 +120,62 @@ def openapi(out: Path = Path("openapi.json")) -> None:
     console.print(f"wrote {out}")
 
 
+@zoo_app.command("train")
+def zoo_train(
+    data: Annotated[Path, typer.Option(help="An .npz with uint8 'images' and 'labels'.")] = Path(
+        "../shared/datasets/fashion_mnist.npz"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for zoo.json and the safetensors weights.")] = Path(
+        "var/zoo"
+    ),
+    epochs: int = 2,
+    max_train_images: int = 4000,
+    seed: int = 0,
+    register: Annotated[
+        str | None, typer.Option(help="Base URL of a service to register the zoo with.")
+    ] = None,
+) -> None:
+    """Train the project's heterogeneous zoo on CPU and optionally register it with a service."""
+    from rich.progress import Progress
+
+    from core.zoo.data import bundled_subset_path
+    from core.zoo.train import train_zoo
+
+    if not data.exists():
+        console.print(f"[yellow]{data} not found; using the bundled subset {bundled_subset_path()}[/]")
+        data = bundled_subset_path()
+    with Progress(console=console) as bar:
+        task = bar.add_task("training the zoo", total=1.0)
+        entries = train_zoo(
+            data,
+            out,
+            epochs=epochs,
+            max_train_images=max_train_images,
+            seed=seed,
+            progress=lambda f, m="": bar.update(task, completed=f, description=m[:60] or "training"),
+        )
+    for e in entries:
+        console.print(
+            f"{e.name:28s} {e.arch:18s} {e.params:>9,} params  "
+            f"accuracy {e.accuracy:.2%}  {e.train_seconds:.0f} s"
+        )
+    if register:
+        import httpx
+
+        from api.zoo_client import register_zoo
+
+        with httpx.Client(base_url=register, timeout=600) as client:
+            for m in register_zoo(client, out):
+                console.print(f"registered {m['name']} as {m['id']}")
+
+
+@app.command()
+def demo(data_dir: Path = Path("var/demo")) -> None:
+    """Start the embedded service and run the pipeline end to end over HTTP, printing each step."""
+    from api.demo import run_demo
+
+    run_demo(data_dir.resolve())
+
+
 if __name__ == "__main__":
     app()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import Conflict
 from core.settings import Settings
-from core.store.jobs import create_job, get_job
+from core.store.jobs import create_job, get_job, request_hash
 from core.store.models import TERMINAL_STATUSES, Job
 from worker.dispatch import dispatch_and_mark
 from worker.kinds import queue_for
@@ -42,6 +44,25 @@ def start_job(
         dispatch_and_mark(settings, sessions, job.id, job.queue)
         session.refresh(job)
     return job, created
+
+
+def replayed_job(session: Session, owner: str, key: str | None, kind: str, body: Any) -> Job | None:
+    """The job an earlier request with this Idempotency-Key started (same body), or None.
+
+    Endpoints that create a resource row beside the job call this first, so a replay creates nothing.
+    """
+    if not key:
+        return None
+    job = session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
+    if job is None:
+        return None
+    if job.kind != kind or job.request_hash != request_hash(kind, body):
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used for a different request (job {job.id}); "
+            "use a new key for a new request",
+            details={"job_id": job.id},
+        )
+    return job
 
 
 def wait_for_job(sessions: sessionmaker[Session], job_id: str, timeout_s: float) -> Job:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
 from api.downloads import artifact_response
-from api.jobs_service import start_job, wait_for_job
+from api.jobs_service import replayed_job, start_job, wait_for_job
 from api.schemas import JobOut, Page
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.uploads import read_safetensors_header
@@ -40,7 +40,9 @@ def _new_model(session: Session, owner: str, **fields: Any) -> Model:
             "choose another name or delete it",
             details={"model_id": existing.id},
         )
-    model = Model(id=new_id("mdl"), owner=owner, mean=[], std=[], status="pending", **fields)
+    fields.setdefault("mean", [])
+    fields.setdefault("std", [])
+    model = Model(id=new_id("mdl"), owner=owner, status="pending", **fields)
     session.add(model)
     try:
         session.flush()
@@ -98,10 +100,9 @@ def create_model(
 ) -> ModelOut:
     """Register a timm architecture. Answers 201 once the registration job has built it (params,
     FLOPs, canonical safetensors weights), or 202 with the job if that takes longer than the wait."""
-    if idempotency_key:
-        job = session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == idempotency_key))
-        if job is not None and job.subject_id and (model := session.get(Model, job.subject_id)) is not None:
-            return _out(model, job, response=response)
+    replay = replayed_job(session, owner, idempotency_key, "register_model", body.model_dump())
+    if replay is not None and (model := session.get(Model, replay.subject_id or "")) is not None:
+        return _out(model, replay, response=response)
     model = _new_model(
         session,
         owner,
@@ -134,12 +135,18 @@ def upload_model(
     input_size: Annotated[str | None, Form(description='JSON [C, H, W], e.g. "[3, 224, 224]"')] = None,
     model_kwargs: Annotated[str, Form(description="JSON object of timm.create_model arguments")] = "{}",
     class_names: Annotated[str | None, Form(description="JSON list of class names")] = None,
+    mean: Annotated[str | None, Form(description="JSON list: per-channel input mean")] = None,
+    std: Annotated[str | None, Form(description="JSON list: per-channel input std")] = None,
+    metrics: Annotated[str | None, Form(description='JSON object, e.g. {"source_accuracy": 0.91}')] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> ModelOut:
     """Register a model from safetensors weights and its architecture. Pickles are refused (415)."""
     kwargs = _json_form("model_kwargs", model_kwargs, dict)
     size = _json_form("input_size", input_size, list) if input_size else []
     names = _json_form("class_names", class_names, list) if class_names else None
+    norm_mean = _json_form("mean", mean, list) if mean else []
+    norm_std = _json_form("std", std, list) if std else []
+    extra_metrics = _json_form("metrics", metrics, dict) if metrics else {}
     sha, nbytes = store.put_stream(weights.file, max_bytes=settings.max_upload_bytes)
     try:
         read_safetensors_header(store.path_for(sha))
@@ -161,8 +168,12 @@ def upload_model(
         input_size=size,
         class_names=names,
         weights_artifact_id=artifact.id,
+        mean=norm_mean,
+        std=norm_std,
+        metrics=extra_metrics,
     )
-    body = {"name": name, "architecture": architecture, "sha256": sha, "kwargs": kwargs, "size": size}
+    body = {"name": name, "architecture": architecture, "sha256": sha, "kwargs": kwargs, "size": size,
+            "mean": norm_mean, "std": norm_std}  # fmt: skip
     model, job = _register(session, sessions, settings, model, owner, idempotency_key, body)
     return _out(model, job, response=response)
 

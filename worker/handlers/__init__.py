@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from worker.handlers.canary import run_canary
 from worker.handlers.models import run_dissect, run_register_model
+from worker.handlers.partitions import run_partition, run_partition_add_model
 from worker.runner import Handler
 
 HANDLERS: dict[str, Handler] = {
     "canary": run_canary,
     "register_model": run_register_model,
     "dissect": run_dissect,
+    "partition": run_partition,
+    "partition_add_model": run_partition_add_model,
 }

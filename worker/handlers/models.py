@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete
 
-from core.errors import NotFound, ReassemblyError
-from core.store.artifacts import record_artifact
-from core.store.models import Artifact, Model, Node
+from core.errors import InvalidInput, NotFound, ReassemblyError
+from core.store.models import Model, Node
+from worker.handlers.common import artifact_bytes, load_registered, model_row, store_bytes
 from worker.runner import JobContext
-
-if TYPE_CHECKING:
-    from torch import nn
-
-
-def _model_row(ctx: JobContext) -> Model:
-    with ctx.sessions() as s:
-        row = s.get(Model, ctx.params["model_id"])
-        if row is None:
-            raise NotFound(f"model {ctx.params['model_id']} was deleted before its job ran")
-        s.expunge(row)
-        return row
-
-
-def load_registered(ctx: JobContext, row: Model) -> nn.Module:
-    """The registered network with its canonical safetensors weights, in eval mode."""
-    from core.zoo.registry import build_model, load_weights_strict, safetensors_state
-
-    net = build_model(row.architecture, num_classes=row.num_classes, model_kwargs=row.model_kwargs)
-    with ctx.sessions() as s:
-        art = s.get(Artifact, row.weights_artifact_id)
-        assert art is not None, "a ready model always has weights"
-        sha = art.sha256
-    load_weights_strict(net, safetensors_state(ctx.artifacts.read_bytes(sha)))
-    return net.eval()
 
 
 def run_register_model(ctx: JobContext) -> dict[str, Any]:
@@ -46,7 +21,7 @@ def run_register_model(ctx: JobContext) -> dict[str, Any]:
         state_to_safetensors,
     )
 
-    row = _model_row(ctx)
+    row = model_row(ctx, ctx.params["model_id"])
     ctx.progress(0.05, f"building {row.architecture}", stage="build")
     net = build_model(
         row.architecture,
@@ -58,19 +33,19 @@ def run_register_model(ctx: JobContext) -> dict[str, Any]:
     weights_id = row.weights_artifact_id
     if weights_id is not None:
         ctx.progress(0.3, "checking the uploaded weights against the architecture", stage="weights")
-        with ctx.sessions() as s:
-            art = s.get(Artifact, weights_id)
-            assert art is not None
-            sha = art.sha256
-        load_weights_strict(net, safetensors_state(ctx.artifacts.read_bytes(sha)))
+        load_weights_strict(net, safetensors_state(artifact_bytes(ctx, weights_id)))
     else:
         ctx.progress(0.3, "storing the initial weights as safetensors", stage="weights")
-        sha, size = ctx.artifacts.put_bytes(state_to_safetensors(net))
-        with ctx.sessions() as s:
-            weights_id = record_artifact(
-                s, sha, size, media_type="application/octet-stream", filename=f"{row.name}.safetensors"
-            ).id
-            s.commit()
+        weights_id = store_bytes(
+            ctx,
+            state_to_safetensors(net),
+            media_type="application/octet-stream",
+            filename=f"{row.name}.safetensors",
+        )
+    channels = len(row.input_size) and row.input_size[0]
+    for label, values in (("mean", row.mean), ("std", row.std)):
+        if values and channels and len(values) != channels:
+            raise InvalidInput(f"{label} has {len(values)} values but the input has {channels} channels")
     ctx.progress(0.6, "measuring parameters and FLOPs", stage="measure")
     card = describe(net, tuple(row.input_size) if row.input_size else None)  # type: ignore[arg-type]
     with ctx.sessions() as s:
@@ -79,18 +54,19 @@ def run_register_model(ctx: JobContext) -> dict[str, Any]:
             raise NotFound(f"model {row.id} was deleted during registration")
         model.num_classes = int(getattr(net, "num_classes", row.num_classes) or row.num_classes)
         model.input_size = list(card.input_size)
-        model.mean, model.std = list(card.mean), list(card.std)
+        if not row.mean or not row.std:
+            model.mean, model.std = list(card.mean), list(card.std)
         model.params, model.flops = card.params, card.flops
         model.weights_artifact_id = weights_id
         model.status = "ready"
         s.commit()
-    return {"model_id": row.id, "params": card.params, "flops": card.flops, "weights_sha256": sha}
+    return {"model_id": row.id, "params": card.params, "flops": card.flops, "weights_artifact_id": weights_id}
 
 
 def run_dissect(ctx: JobContext) -> dict[str, Any]:
     from core.dissect import dissect
 
-    row = _model_row(ctx)
+    row = model_row(ctx, ctx.params["model_id"])
     _set_dissection(ctx, row.id, "running")
     try:
         ctx.progress(0.05, f"loading {row.name}", stage="load")

@@ -1,0 +1,184 @@
+"""`reassembly demo`: start the embedded service and run the pipeline end to end over HTTP.
+
+Everything the demo needs ships with the project: the 3,000-image Fashion-MNIST subset in data/
+trains a small heterogeneous zoo (cached under var/demo-zoo), which is then registered, dissected
+and partitioned through the REST API of a real embedded service with its own worker.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from api.zoo_client import register_zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT / "data" / "fashion_subset.npz"
+console = Console()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_job(client: httpx.Client, job_id: str, label: str, timeout: float = 1800) -> dict[str, Any]:
+    """Follow a job's server-sent events, printing progress, until it ends."""
+    last = -1.0
+    deadline = time.monotonic() + timeout
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", timeout=timeout) as events:
+        for line in events.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            state = json.loads(line[6:])
+            if state["progress"] - last >= 0.2 or state["status"] != "running":
+                console.print(
+                    f"  [dim]{label}: {state['status']} {state['progress']:.0%} {state['message']}[/]"
+                )
+                last = state["progress"]
+            if state["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+                break
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    if job["status"] != "succeeded":
+        raise SystemExit(f"{label} ended {job['status']}: {job['error_code']}: {job['error_message']}")
+    return dict(job)
+
+
+def _train_zoo(zoo_dir: Path) -> None:
+    from core.zoo.train import train_zoo
+
+    if (zoo_dir / "zoo.json").exists():
+        console.print(f"  reusing the zoo trained earlier in {zoo_dir} (delete it to retrain)")
+        return
+    shutil.rmtree(zoo_dir, ignore_errors=True)
+    started = time.monotonic()
+    last = [-1.0]
+
+    def report(fraction: float, message: str = "") -> None:
+        if fraction - last[0] >= 0.1:
+            console.print(f"  [dim]training {fraction:.0%} {message}[/]")
+            last[0] = fraction
+
+    train_zoo(SUBSET, zoo_dir, epochs=3, max_train_images=2000, max_eval_images=450, seed=0, progress=report)
+    console.print(f"  trained in {time.monotonic() - started:.0f} s")
+
+
+def run_demo(data_dir: Path) -> None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    zoo_dir = data_dir.parent / "demo-zoo"
+    port = _free_port()
+    log = data_dir.parent / "demo-serve.log"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            _wait_ready(client, server, log)
+            console.rule("[bold]1. The embedded service and a job round trip")
+            console.print(f"service at {base} (SQLite, filesystem broker, one worker; log in {log})")
+            job = client.post("/v1/jobs:canary", json={"seconds": 1}).json()
+            _wait_job(client, job["id"], "canary")
+
+            console.rule("[bold]2. A small zoo trained on Fashion-MNIST")
+            _train_zoo(zoo_dir)
+            dataset = _upload_dataset(client)
+
+            console.rule("[bold]3. Register the zoo (safetensors uploads) and dissect every model")
+            models = register_zoo(client, zoo_dir)
+            table = Table("model", "architecture", "params", "MFLOPs", "source acc", "nodes", "max |Δ|")
+            for m in models:
+                _wait_job(
+                    client, client.post(f"/v1/models/{m['id']}/dissect").json()["id"], f"dissect {m['name']}"
+                )
+                nodes = client.get(f"/v1/models/{m['id']}/nodes").json()
+                table.add_row(
+                    m["name"],
+                    m["architecture"],
+                    f"{m['params']:,}",
+                    f"{m['flops'] / 1e6:.1f}",
+                    f"{m['metrics']['source_accuracy']:.1%}",
+                    str(len(nodes["nodes"])),
+                    f"{nodes['max_abs_error']:.1e}",
+                )
+            console.print(table)
+
+            console.rule("[bold]4. Equivalence sets (DeRy cover-set partition, exact re-cut)")
+            part = client.post(
+                "/v1/partitions",
+                json={
+                    "model_ids": [m["id"] for m in models],
+                    "probe_dataset_id": dataset["id"],
+                    "k": 3,
+                    "epsilon": 0.5,
+                    "restarts": 50,
+                    "probe_images": 512,
+                    "batch_size": 64,
+                },
+            ).json()
+            _wait_job(client, part["job"]["id"], "partition")
+            part = client.get(f"/v1/partitions/{part['id']}").json()
+            _print_partition(part)
+            for picture in ("similarity.png", "partition.png"):
+                target = data_dir / picture
+                target.write_bytes(client.get(f"/v1/partitions/{part['id']}/{picture}").content)
+                console.print(f"  wrote {target}")
+            console.rule("[bold green]demo finished")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the service exited ({server.returncode}); see {log}")
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the service did not become ready; see {log}")
+
+
+def _upload_dataset(client: httpx.Client) -> dict[str, Any]:
+    with open(SUBSET, "rb") as f:
+        r = client.post(
+            "/v1/datasets", files={"file": ("fashion_subset.npz", f)}, data={"name": "fashion-subset"}
+        )
+    r.raise_for_status()
+    ds = r.json()
+    console.print(
+        f"  dataset {ds['name']}: {ds['num_images']} images {ds['image_shape']}, {ds['num_classes']} classes"
+    )
+    return dict(ds)
+
+
+def _print_partition(part: dict[str, Any]) -> None:
+    console.print(f"objective J = {part['objective']:.3f} over {part['restarts_used']} restarts")
+    table = Table("set", "anchor", *(b["model_name"] for b in part["sets"][0]["blocks"]))
+    for s in part["sets"]:
+        a = s["anchor"]
+        table.add_row(
+            str(s["index"]),
+            f"{a['model_name']} {a['first_path']}..{a['last_path']}",
+            *(f"{b['first_node']}-{b['last_node']} ({b['similarity_to_anchor']:.2f})" for b in s["blocks"]),
+        )
+    console.print(table)

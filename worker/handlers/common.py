@@ -1,0 +1,163 @@
+"""Loading rows and artifacts into core objects: shared by the job handlers."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+
+from core.errors import Conflict, NotFound
+from core.store.artifacts import record_artifact
+from core.store.ids import new_id
+from core.store.models import Artifact, Dataset, Model, Sketch
+from worker.runner import JobContext
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from core.dissect.types import Dissection
+    from core.progress import Progress
+
+
+def model_row(ctx: JobContext, model_id: str) -> Model:
+    with ctx.sessions() as s:
+        row = s.get(Model, model_id)
+        if row is None:
+            raise NotFound(f"model {model_id} was deleted before its job ran")
+        _ = row.nodes  # load before detaching
+        s.expunge(row)
+        return row
+
+
+def artifact_bytes(ctx: JobContext, artifact_id: str) -> bytes:
+    with ctx.sessions() as s:
+        art = s.get(Artifact, artifact_id)
+        if art is None:
+            raise NotFound(f"artifact {artifact_id} is missing")
+        sha = art.sha256
+    return ctx.artifacts.read_bytes(sha)
+
+
+def store_bytes(ctx: JobContext, data: bytes, *, media_type: str, filename: str) -> str:
+    """Store a blob and return its artifact id."""
+    sha, size = ctx.artifacts.put_bytes(data)
+    with ctx.sessions() as s:
+        art_id = record_artifact(s, sha, size, media_type=media_type, filename=filename).id
+        s.commit()
+    return art_id
+
+
+def load_registered(ctx: JobContext, row: Model) -> nn.Module:
+    """The registered network with its canonical safetensors weights, in eval mode."""
+    from core.zoo.registry import build_model, load_weights_strict, safetensors_state
+
+    if row.weights_artifact_id is None:
+        raise Conflict(f"model {row.id} has no weights yet ({row.status})")
+    net = build_model(row.architecture, num_classes=row.num_classes, model_kwargs=row.model_kwargs)
+    load_weights_strict(net, safetensors_state(artifact_bytes(ctx, row.weights_artifact_id)))
+    return net.eval()
+
+
+def dissection_of(row: Model) -> Dissection:
+    from core.dissect.types import Dissection
+
+    if row.dissection_status != "done" or row.dissection is None:
+        raise Conflict(f"model {row.id} ({row.name}) is not dissected; dissect it first")
+    nodes = [
+        {
+            "index": n.index,
+            "path": n.path,
+            "kind": n.kind,
+            "in_kind": n.in_kind,
+            "num_prefix_tokens": n.num_prefix_tokens,
+            "in_shape": n.in_shape,
+            "out_shape": n.out_shape,
+            "params": n.params,
+            "flops": n.flops,
+        }
+        for n in row.nodes
+    ]
+    return Dissection.from_dict({**row.dissection, "nodes": nodes})
+
+
+def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.ndarray, Dataset]:
+    """(images uint8, labels int64, row) of a registered dataset; read without pickle."""
+    with ctx.sessions() as s:
+        ds = s.get(Dataset, dataset_id)
+        if ds is None:
+            raise NotFound(f"dataset {dataset_id} was deleted")
+        s.expunge(ds)
+    with np.load(io.BytesIO(artifact_bytes(ctx, ds.artifact_id)), allow_pickle=False) as data:
+        return data["images"], data["labels"].astype(np.int64), ds
+
+
+def image_transform(row: Model) -> Any:
+    """uint8 images (B,H,W[,C]) → the model's normalised float input."""
+    from core.zoo.data import prepare
+
+    size = tuple(row.input_size)
+    return lambda x: prepare(x, size, row.mean, row.std)
+
+
+def sketch_for(
+    ctx: JobContext,
+    row: Model,
+    images: np.ndarray,
+    dataset_id: str,
+    config: dict[str, Any],
+    progress: Progress,
+) -> tuple[torch.Tensor, bool]:
+    """The model's Gram sketch on the probe set, from the cache or by one forward pass.
+
+    Returns (sketch, computed): ``computed`` is False when a stored sketch was reused.
+    """
+    from core.dissect import split
+    from core.similarity import (
+        compute_sketches,
+        point_layouts,
+        probe_batches,
+        sketch_from_bytes,
+        sketch_to_bytes,
+    )
+
+    key = {
+        "model_id": row.id,
+        "dataset_id": dataset_id,
+        "probe_images": min(int(config["probe_images"]), len(images)),
+        "batch_size": int(config["batch_size"]),
+        "seed": int(config["seed"]),
+    }
+    with ctx.sessions() as s:
+        cached = s.scalar(select(Sketch).where(*(getattr(Sketch, k) == v for k, v in key.items())))
+        art_id = cached.artifact_id if cached is not None else None
+    if art_id is not None:
+        sketch, _ = sketch_from_bytes(artifact_bytes(ctx, art_id))
+        return sketch, False
+    dissection = dissection_of(row)
+    parts = split(load_registered(ctx, row), dissection)
+    kinds, prefix = point_layouts(dissection)
+    batches = probe_batches(key["probe_images"], key["batch_size"], key["seed"])
+    import torch
+
+    sketch = compute_sketches(
+        parts.stem,
+        parts.nodes,
+        kinds,
+        prefix,
+        torch.from_numpy(images),
+        key["batch_size"],
+        batches=batches,
+        transform=image_transform(row),
+        progress=progress,
+    )
+    art_id = store_bytes(
+        ctx, sketch_to_bytes(sketch, {"model_id": row.id}), media_type="application/octet-stream",
+        filename=f"sketch-{row.id}.safetensors",
+    )  # fmt: skip
+    with ctx.sessions() as s:
+        s.add(Sketch(id=new_id("skt"), artifact_id=art_id, **key))
+        s.commit()
+    return sketch, True
