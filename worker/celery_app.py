@@ -13,12 +13,13 @@ from core.settings import Settings, get_settings
 def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.is_embedded:
         folder = settings.broker_folder
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     # Redis re-delivers an unacknowledged message after the visibility timeout; it must exceed the

@@ -59,7 +59,9 @@ def test_cancel_queued_job_then_conflict(client: TestClient) -> None:
     assert again.status_code == 409 and "already cancelled" in again.json()["error"]["message"]
 
 
-def test_cancel_running_job_stops_at_next_progress_point(client: TestClient, service_settings: Settings) -> None:
+def test_cancel_running_job_stops_at_next_progress_point(
+    client: TestClient, service_settings: Settings
+) -> None:
     job = _canary(client, seconds=30)
     outcome: list[str] = []
     runner = threading.Thread(target=lambda: outcome.append(run_job(job["id"], service_settings, HANDLERS)))

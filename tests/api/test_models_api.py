@@ -53,12 +53,17 @@ def test_unknown_architecture_is_422_with_suggestions(live: LiveService) -> None
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"] == "unknown_architecture" and "resnet5O" in err["message"]
-    assert live.client.post("/v1/models", json={"name": "nope", "source": {"timm": "test_vit"}}).status_code == 201
+    assert (
+        live.client.post("/v1/models", json={"name": "nope", "source": {"timm": "test_vit"}}).status_code
+        == 201
+    )
 
 
 def _upload(live: LiveService, name: str, arch: str, payload: bytes, **form: str):  # type: ignore[no-untyped-def]
     files = {"weights": (f"{name}.bin", io.BytesIO(payload), "application/octet-stream")}
-    return live.client.post("/v1/models:upload", files=files, data={"name": name, "architecture": arch, **form})
+    return live.client.post(
+        "/v1/models:upload", files=files, data={"name": name, "architecture": arch, **form}
+    )
 
 
 def test_safetensors_upload_round_trip(live: LiveService) -> None:
@@ -145,10 +150,14 @@ def test_dataset_upload_and_validation(live: LiveService) -> None:
     np.savez(buf, images=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8), labels=np.arange(20) % 4)
     r = live.client.post("/v1/datasets", files={"file": ("d.npz", buf.getvalue())}, data={"name": "tiny"})
     assert r.status_code == 201, r.text
-    assert r.json()["num_images"] == 20 and r.json()["num_classes"] == 4 and r.json()["image_shape"] == [28, 28]
+    assert (
+        r.json()["num_images"] == 20 and r.json()["num_classes"] == 4 and r.json()["image_shape"] == [28, 28]
+    )
     bad = io.BytesIO()
     np.savez(bad, x=np.zeros(3))
     r = live.client.post("/v1/datasets", files={"file": ("d.npz", bad.getvalue())}, data={"name": "bad"})
     assert r.status_code == 422 and "'images' and 'labels'" in r.json()["error"]["message"]
-    r = live.client.post("/v1/datasets", files={"file": ("d.npz", json.dumps([1]).encode())}, data={"name": "x"})
+    r = live.client.post(
+        "/v1/datasets", files={"file": ("d.npz", json.dumps([1]).encode())}, data={"name": "x"}
+    )
     assert r.status_code == 415
