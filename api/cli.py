@@ -61,7 +61,7 @@ def serve(
 
     def supervise() -> None:
         while not stop.is_set():
-            proc = subprocess.Popen(worker_command("cpu,gpu", concurrency, "threads"), start_new_session=True)
+            proc = subprocess.Popen(worker_command("cpu,gpu", concurrency, "prefork"), start_new_session=True)
             holder["proc"] = proc
             while proc.poll() is None and not stop.is_set():
                 time.sleep(0.5)
@@ -94,7 +94,7 @@ def api(host: str = "0.0.0.0", port: int = 8000) -> None:
 def worker(
     queues: str = "cpu,gpu",
     concurrency: int = 1,
-    pool: Annotated[str, typer.Option(help="prefork | threads | solo")] = "prefork",
+    pool: Annotated[str, typer.Option(help="prefork or solo (threads break torch.fx tracing)")] = "prefork",
 ) -> None:
     """Distributed mode: a Celery worker serving QUEUES (cpu, gpu or both)."""
     os.execv(sys.executable, worker_command(queues, concurrency, pool))

@@ -32,7 +32,6 @@ def register_zoo(client: httpx.Client, zoo_dir: Path, *, prefix: str = "") -> li
                         {"source_accuracy": entry["accuracy"], "source_classes": entry["classes"]}
                     ),
                 },
-                timeout=600,
             )
         if r.status_code != 201:
             raise RuntimeError(f"registering {entry['name']} failed ({r.status_code}): {r.text}")

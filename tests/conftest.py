@@ -97,3 +97,22 @@ def client(service_settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(service_settings)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's zoo trained for seconds on the bundled Fashion-MNIST subset (real data)."""
+    from core.zoo.data import bundled_subset_path
+    from core.zoo.train import TINY, train_zoo
+
+    out = tmp_path_factory.mktemp("tiny-zoo")
+    train_zoo(
+        bundled_subset_path(),
+        out,
+        epochs=TINY.epochs,
+        max_train_images=TINY.max_train_images,
+        max_eval_images=TINY.max_eval_images,
+        batch_size=TINY.batch_size,
+        seed=0,
+    )
+    return out

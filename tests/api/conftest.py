@@ -35,7 +35,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
         REASSEMBLY_DATABASE_URL=db_url, REASSEMBLY_BROKER_URL=broker, REASSEMBLY_DATA_DIR=str(data)
     )
     log = data / "worker.log"
-    worker = start(reassembly("worker", "--pool", "threads", "--concurrency", "2"), env, log)
+    worker = start(reassembly("worker", "--pool", "prefork", "--concurrency", "2"), env, log)
     from api.main import create_app
 
     try:
@@ -44,3 +44,39 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     finally:
         stop(worker)
         drop_pg_database(db_url)
+
+
+def wait_job(live: LiveService, job_id: str, timeout: float = 600) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = live.client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return dict(job)
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish; worker log:\n{live.worker_log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def zoo_models(live: LiveService, tiny_zoo: Path) -> list[dict]:
+    """The tiny trained zoo registered (safetensors uploads) and dissected in the live service."""
+    from api.zoo_client import register_zoo
+
+    models = register_zoo(live.client, tiny_zoo, prefix="zoo-")
+    jobs = [live.client.post(f"/v1/models/{m['id']}/dissect").json()["id"] for m in models]
+    for job_id in jobs:
+        assert wait_job(live, job_id)["status"] == "succeeded"
+    return models
+
+
+@pytest.fixture(scope="session")
+def fashion_dataset(live: LiveService) -> dict:
+    from core.zoo.data import bundled_subset_path
+
+    with open(bundled_subset_path(), "rb") as f:
+        r = live.client.post(
+            "/v1/datasets", files={"file": ("fashion.npz", f)}, data={"name": "fashion-subset"}
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())

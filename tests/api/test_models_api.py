@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +13,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from tests.api.conftest import LiveService
-
-
-def _wait_job(live: LiveService, job_id: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = live.client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish; worker log:\n{live.worker_log.read_text()[-3000:]}")
+from tests.api.conftest import LiveService, wait_job
 
 
 def _register(live: LiveService, name: str, arch: str, **extra: object) -> dict:
@@ -124,7 +113,7 @@ def test_dissect_resnet50_nodes_and_flops(live: LiveService) -> None:
     early = live.client.get(f"/v1/models/{m['id']}/nodes")
     assert early.status_code == 409 and "dissect" in early.json()["error"]["message"]
     job = live.client.post(f"/v1/models/{m['id']}/dissect").json()
-    done = _wait_job(live, job["id"])
+    done = wait_job(live, job["id"])
     assert done["status"] == "succeeded", done
     body = live.client.get(f"/v1/models/{m['id']}/nodes").json()
     nodes = body["nodes"]
@@ -138,7 +127,7 @@ def test_dissect_resnet50_nodes_and_flops(live: LiveService) -> None:
 
 def test_branching_model_fails_dissection_with_a_named_node(live: LiveService) -> None:
     m = _register(live, "densenet", "densenet121", input_size=[3, 64, 64], num_classes=10)
-    done = _wait_job(live, live.client.post(f"/v1/models/{m['id']}/dissect").json()["id"])
+    done = wait_job(live, live.client.post(f"/v1/models/{m['id']}/dissect").json()["id"])
     assert done["status"] == "failed"
     assert done["error_code"] == "not_a_line_graph", done
     assert live.client.get(f"/v1/models/{m['id']}").json()["dissection_status"] == "failed"

@@ -31,7 +31,9 @@ def service_env(**overrides: str) -> dict[str, str]:
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start a process in its own session, so a test can kill it with everything it forked."""
     out = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def reassembly(*args: str) -> list[str]:

@@ -51,7 +51,9 @@ def test_twenty_canaries_survive_a_killed_worker(redis_url: str, tmp_path: Path)
         wait_ready(base, api, tmp_path / "api.log")
         ids = []
         for i in range(N_JOBS):
-            r = httpx.post(f"{base}/v1/jobs:canary", json={"seconds": 1.0}, headers={"Idempotency-Key": f"c{i}"})
+            r = httpx.post(
+                f"{base}/v1/jobs:canary", json={"seconds": 1.0}, headers={"Idempotency-Key": f"c{i}"}
+            )
             assert r.status_code == 202, r.text
             ids.append(r.json()["id"])
 

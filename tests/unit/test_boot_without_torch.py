@@ -28,7 +28,9 @@ print("worker-ok")
 
 def _run(code: str, tmp: str) -> str:
     env = service_env(REASSEMBLY_DATA_DIR=tmp)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
