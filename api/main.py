@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api.errors import install_error_handlers
-from api.routers import artifacts, datasets, health, jobs, models, partitions
+from api.routers import artifacts, assemblies, datasets, health, jobs, models, partitions
 from core.settings import Settings, get_settings
 from core.store.artifacts import LocalArtifactStore
 from core.store.db import session_factory
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         return response
 
     install_error_handlers(app)
-    for module in (health, jobs, models, datasets, partitions, artifacts):
+    for module in (health, jobs, models, datasets, partitions, assemblies, artifacts):
         app.include_router(module.router)
     return app

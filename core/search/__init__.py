@@ -10,7 +10,7 @@ from core.search.bounds import (
     prefix_suffix,
 )
 from core.search.build import BlockCandidate, build_problem
-from core.search.ip import Solution, solve
+from core.search.ip import Solution, check_budget, solve
 from core.search.problem import BlockOption, SearchProblem, StitchTerm
 from core.search.rerank import RankedSolution, rerank
 
@@ -23,6 +23,7 @@ __all__ = [
     "Solution",
     "StitchTerm",
     "build_problem",
+    "check_budget",
     "chain_extreme",
     "max_params",
     "min_flops",

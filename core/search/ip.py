@@ -106,8 +106,8 @@ def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
     return Infeasible(message, details=details)
 
 
-def _precheck(problem: SearchProblem) -> None:
-    """Reject budgets below the exact minima before starting a solver."""
+def check_budget(problem: SearchProblem) -> None:
+    """Raise Infeasible (with the exact minima) for budgets no candidate meets; cheap, no solver."""
     lo_p, lo_f, hi_p, lo_l = (
         min_params(problem),
         min_flops(problem),
@@ -276,7 +276,7 @@ def solve(
     start = time.monotonic()
     deadline = start + time_limit_s
     problem.validate()
-    _precheck(problem)
+    check_budget(problem)
     model = _build(problem)
     pool = _NeighbourPool(problem)
     solutions: list[Solution] = []

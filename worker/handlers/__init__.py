@@ -6,6 +6,7 @@ worker boots without torch.
 
 from __future__ import annotations
 
+from worker.handlers.assemblies import run_assembly
 from worker.handlers.canary import run_canary
 from worker.handlers.models import run_dissect, run_register_model
 from worker.handlers.partitions import run_partition, run_partition_add_model
@@ -17,4 +18,5 @@ HANDLERS: dict[str, Handler] = {
     "dissect": run_dissect,
     "partition": run_partition,
     "partition_add_model": run_partition_add_model,
+    "assembly": run_assembly,
 }

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.errors import Conflict, NotFound
 from core.store.artifacts import record_artifact
+from core.store.dissections import dissection_of
 from core.store.ids import new_id
 from core.store.models import Artifact, Dataset, Model, Sketch
 from worker.runner import JobContext
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from core.dissect.types import Dissection
     from core.progress import Progress
 
 
@@ -59,28 +59,6 @@ def load_registered(ctx: JobContext, row: Model) -> nn.Module:
     net = build_model(row.architecture, num_classes=row.num_classes, model_kwargs=row.model_kwargs)
     load_weights_strict(net, safetensors_state(artifact_bytes(ctx, row.weights_artifact_id)))
     return net.eval()
-
-
-def dissection_of(row: Model) -> Dissection:
-    from core.dissect.types import Dissection
-
-    if row.dissection_status != "done" or row.dissection is None:
-        raise Conflict(f"model {row.id} ({row.name}) is not dissected; dissect it first")
-    nodes = [
-        {
-            "index": n.index,
-            "path": n.path,
-            "kind": n.kind,
-            "in_kind": n.in_kind,
-            "num_prefix_tokens": n.num_prefix_tokens,
-            "in_shape": n.in_shape,
-            "out_shape": n.out_shape,
-            "params": n.params,
-            "flops": n.flops,
-        }
-        for n in row.nodes
-    ]
-    return Dissection.from_dict({**row.dissection, "nodes": nodes})
 
 
 def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.ndarray, Dataset]:
