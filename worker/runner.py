@@ -98,6 +98,7 @@ def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> st
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, args=(ctx, stop), daemon=True)
     beat.start()
+    kwargs: dict[str, Any]
     try:
         handler = handlers.get(claim.kind)
         if handler is None:
@@ -107,7 +108,8 @@ def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> st
         result = handler(ctx)
         outcome, kwargs = "succeeded", {"result": result}
     except JobCancelled as exc:
-        outcome, kwargs = "cancelled", {"error_code": exc.code, "error_message": exc.message}
+        outcome = "cancelled"
+        kwargs = {"error_code": exc.code, "error_message": exc.message}
     except LeaseLost:
         return "lease-lost"
     except ReassemblyError as exc:

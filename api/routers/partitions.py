@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
@@ -141,7 +143,7 @@ def _done(session: Session, partition_id: str, owner: str) -> dict:
     return row.result
 
 
-PNG = {200: {"content": {"image/png": {}}}}
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
 @router.get(

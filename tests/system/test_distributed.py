@@ -79,7 +79,8 @@ def test_twenty_canaries_survive_a_killed_worker(redis_url: str, tmp_path: Path)
         progress_seen = [e.progress for e in events if e.event == "progress" and 0 < e.progress < 1]
         print(
             f"\nSIGKILL test: {sum(s == 'succeeded' for s in statuses.values())}/{N_JOBS} succeeded; "
-            f"killed worker pid {victim.pid} while it ran {killed_job}; that job took {killed_attempts} attempts; "
+            f"killed worker pid {victim.pid} while it ran {killed_job}; "
+            f"that job took {killed_attempts} attempts; "
             f"completions per job: min {min(completions.values())} max {max(completions.values())}; "
             f"{len(progress_seen)} intermediate progress events"
         )

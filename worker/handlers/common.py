@@ -101,7 +101,7 @@ def sketch_for(
         sketch_to_bytes,
     )
 
-    key = {
+    key: dict[str, Any] = {
         "model_id": row.id,
         "dataset_id": dataset_id,
         "probe_images": min(int(config["probe_images"]), len(images)),
