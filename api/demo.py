@@ -135,6 +135,41 @@ def run_demo(data_dir: Path) -> None:
                 target = data_dir / picture
                 target.write_bytes(client.get(f"/v1/partitions/{part['id']}/{picture}").content)
                 console.print(f"  wrote {target}")
+
+            console.rule(
+                "[bold]5. Reassemble under a budget (integer program, LS stitches, NASWOT re-ranking)"
+            )
+            budget = {"max_params": 1_000_000}
+            impossible = client.post(
+                "/v1/assemblies",
+                json={
+                    "partition_id": part["id"],
+                    "target_dataset_id": dataset["id"],
+                    "constraints": {"max_params": 1000},
+                },
+            ).json()
+            console.print(f"  asking for max_params=1000 → {impossible['error']['message']}")
+            asm = client.post(
+                "/v1/assemblies",
+                json={
+                    "partition_id": part["id"],
+                    "target_dataset_id": dataset["id"],
+                    "constraints": budget,
+                    "candidates": 5,
+                    "probe_images": 256,
+                    "fit_images": 2000,
+                    "heldout_images": 600,
+                },
+            ).json()
+            _wait_job(client, asm["job"]["id"], "assembly")
+            asm = client.get(f"/v1/assemblies/{asm['id']}").json()
+            _print_assembly(asm, budget, {m["id"]: m["name"] for m in models})
+            archive = data_dir / "assembly.zip"
+            archive.write_bytes(client.get(f"/v1/assemblies/{asm['id']}/checkpoint").content)
+            console.print(
+                f"  downloaded the chosen network to {archive} "
+                "(model.safetensors + manifest.json + model card)"
+            )
             console.rule("[bold green]demo finished")
     finally:
         server.terminate()
@@ -169,6 +204,27 @@ def _upload_dataset(client: httpx.Client) -> dict[str, Any]:
         f"  dataset {ds['name']}: {ds['num_images']} images {ds['image_shape']}, {ds['num_classes']} classes"
     )
     return dict(ds)
+
+
+def _print_assembly(asm: dict[str, Any], budget: dict[str, int], names: dict[str, str]) -> None:
+    scores = ", ".join(f"{names[k]}={v:.2f}" for k, v in (asm["model_scores"] or {}).items())
+    console.print(f"  budget {budget}; per-model LogME on the target (normalised): {scores}")
+    table = Table("rank", "blocks", "params (IP = built)", "MFLOPs", "NASWOT", "LogME", "held-out acc")
+    for c in asm["candidates"]:
+        blocks = " → ".join(
+            f"{b['model_name'].split('_')[0]}[{b['first_node']}-{b['last_node']}]" for b in c["blocks"]
+        )
+        naswot = c["proxy_scores"]["naswot"]
+        table.add_row(
+            str(c["rank"]),
+            blocks,
+            f"{c['predicted_params']:,} = {c['built_params']:,}",
+            f"{c['built_flops'] / 1e6:.1f}",
+            f"{naswot['value']:.1f}" if naswot["finite"] else "−inf",
+            f"{c['proxy_scores']['logme']:.3f}" if c["proxy_scores"]["logme"] is not None else "-",
+            f"{c['heldout_accuracy']:.1%}",
+        )
+    console.print(table)
 
 
 def _print_partition(part: dict[str, Any]) -> None:
