@@ -6,9 +6,8 @@
 (c) partition time for 24 models × K=4 × 200 restarts on synthetic similarities (goal ≤ 5 s),
     exact re-cut and, for comparison, DeRy's one-node moves.
 
-Models: with ``--zoo DIR`` every ``<name>.json`` there ({"architecture", "num_classes",
-"model_kwargs"?, "input_size"?}) with its ``<name>.safetensors``; otherwise a few timm models at
-random init and a small input size (the output says which).
+Models: with ``--zoo DIR`` the trained zoo described by DIR/zoo.json (written by core.zoo.train);
+otherwise a few timm models at random init and a small input size (the output says which).
 
     .venv/bin/python benchmarks/similarity.py [--data PATH] [--zoo DIR] [--images 1024]
 """
@@ -61,6 +60,7 @@ class Loaded:
     size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    channels: int = 3
 
 
 def default_data() -> Path:
@@ -70,7 +70,6 @@ def default_data() -> Path:
 
 def load_models(zoo: Path | None) -> tuple[list[Loaded], str]:
     import timm
-    from safetensors.torch import load_file
 
     import core.zoo  # noqa: F401
 
@@ -82,18 +81,12 @@ def load_models(zoo: Path | None) -> tuple[list[Loaded], str]:
             cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
             out.append(Loaded(name, model, DEFAULT_SIZE, tuple(cfg["mean"]), tuple(cfg["std"])))
         return out, f"timm models at random init, {DEFAULT_SIZE}×{DEFAULT_SIZE} input (no --zoo given)"
-    for meta_path in sorted(zoo.glob("*.json")):
-        meta = json.loads(meta_path.read_text())
-        model = timm.create_model(
-            meta["architecture"],
-            pretrained=False,
-            num_classes=meta["num_classes"],
-            **meta.get("model_kwargs", {}),
-        )
-        model.load_state_dict(load_file(str(meta_path.with_suffix(".safetensors"))))
-        cfg = getattr(model, "pretrained_cfg", {})
-        size = int(meta.get("input_size", [3, DEFAULT_SIZE, DEFAULT_SIZE])[-1])
-        out.append(Loaded(meta_path.stem, model.eval(), size, tuple(cfg["mean"]), tuple(cfg["std"])))
+    from core.zoo.train import load_zoo_model, read_zoo
+
+    for entry in read_zoo(zoo / "zoo.json"):
+        model = load_zoo_model(entry, zoo / entry.weights_file)
+        size = entry.input_size
+        out.append(Loaded(entry.name, model.eval(), size[-1], entry.mean, entry.std, channels=size[0]))
     return out, f"trained zoo from {zoo}"
 
 
@@ -118,7 +111,7 @@ def plain_forward(m: Loaded, images: torch.Tensor, batches: np.ndarray) -> None:
 
 def dissect_all(models: list[Loaded]) -> dict[str, Dissection]:
     """Dissection is registration work (done once per model, stored): never timed here."""
-    return {m.name: dissect(m.model, (3, m.size, m.size)) for m in models}
+    return {m.name: dissect(m.model, (m.channels, m.size, m.size)) for m in models}
 
 
 def sketch_pass(m: Loaded, d: Dissection, images: torch.Tensor, batches: np.ndarray) -> torch.Tensor:
