@@ -147,9 +147,11 @@ def test_train_mode_head_keeps_functional_dropout() -> None:
     assert not torch.allclose(got, pieces.eval()(x), atol=1e-3)  # dropout did act in train mode
 
 
-def test_dissect_restores_mode_and_leaves_no_hooks() -> None:
+def test_dissect_reports_progress_restores_mode_and_leaves_no_hooks() -> None:
     model = _model("test_resnet").train()
-    dissect(model, CNN)
+    seen: list[float] = []
+    dissect(model, CNN, progress=lambda fraction, message="": seen.append(fraction))
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
     assert model.training
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
 

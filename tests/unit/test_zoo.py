@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+from safetensors import safe_open
 
 import core.zoo  # noqa: F401  (registers the zoo architectures)
 from core.dissect import dissect
@@ -137,6 +138,7 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ZooEn
         max_eval_images=TINY.max_eval_images,
         batch_size=TINY.batch_size,
         seed=0,
+        threads=1,  # restored after the call; 1 thread is far faster on a shared 2-core machine
         progress=lambda fraction, message="": seen.append(fraction),
     )
     assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
@@ -152,6 +154,9 @@ def test_tiny_zoo_writes_safetensors_and_description(tiny_zoo: tuple[Path, list[
     for entry in entries:
         weights = out / entry.weights_file
         assert weights.suffix == ".safetensors" and sha256_file(weights) == entry.weights_sha256
+        with safe_open(str(weights), framework="pt") as handle:
+            header = json.loads(handle.metadata()["reassembly"])
+        assert header == {"format": "reassembly-zoo/1", "arch": entry.arch, "kwargs": entry.kwargs}
         assert 0.0 <= entry.accuracy <= 1.0 and entry.train_seconds > 0
         assert entry.num_classes == len(entry.classes) == len(entry.class_names)
         assert entry.train_images == TINY.max_train_images and entry.eval_images == TINY.max_eval_images
@@ -190,7 +195,7 @@ def test_every_zoo_model_dissects_exactly(tiny_zoo: tuple[Path, list[ZooEntry]])
     assert counts == {
         "resnet_cifar": 8,
         "vgg_cifar": 5,
-        "mobilenetv2_cifar": 17,
+        "mobilenetv2_cifar": 11,  # depth_multiplier 0.5: repeats (1, 1, 2, 2, 2, 2, 1)
         "mobilenext_cifar": 20,
         "vit_cifar": 6,
         "convnext_cifar": 10,  # 6 blocks + 4 downsamples (the 2x2 patch stem leaves stage 0 one)
@@ -206,12 +211,14 @@ def test_load_zoo_model_refuses_wrong_weights(tiny_zoo: tuple[Path, list[ZooEntr
     with pytest.raises(InvalidInput, match="missing") as caught:
         load_zoo_model(forged, out / second.weights_file)
     assert caught.value.details["missing"] and caught.value.details["unexpected"]
+    assert caught.value.details["mismatched"]  # both have an "fc.weight", of other shapes
     with pytest.raises(InvalidInput, match="no weights file"):
         load_zoo_model(first, out / "absent.safetensors")
 
 
 def test_training_is_seeded(tmp_path: Path) -> None:
     recipe = [r for r in ZOO_RECIPES if r.arch == "vgg_cifar"]
+    threads = torch.get_num_threads()
     runs = [
         train_zoo(
             bundled_subset_path(),
@@ -220,7 +227,9 @@ def test_training_is_seeded(tmp_path: Path) -> None:
             max_train_images=96,
             max_eval_images=32,
             recipes=recipe,
+            threads=1,
         )
         for i in range(2)
     ]
     assert runs[0][0].weights_sha256 == runs[1][0].weights_sha256
+    assert torch.get_num_threads() == threads  # the threads setting is restored
