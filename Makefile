@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy api worker core
 
 test: $(STAMP) services lint typecheck
-	$(PY) -m pytest -q --durations=15
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q --durations=15
 
 demo: $(STAMP)
 	$(VENV)/bin/reassembly demo

@@ -1,10 +1,38 @@
 """Dissection of line-graph models into atomic nodes (DeRy's first step), verified by tracing and by
-reconstruction, and the runnable stem / node / head pieces of a dissected model."""
+reconstruction, and the runnable stem / node / head pieces of a dissected model.
 
-from core.dissect.dissect import TOLERANCE, dissect
-from core.dissect.paths import member_paths, node_module
-from core.dissect.split import SplitModel, split, split_at
+The torch-backed names are imported on first use, so ``core.dissect.types`` (the data contract)
+stays importable without torch: the API builds search problems from stored dissections.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from core.dissect.types import Dissection, NodeKind, NodeSpec
+
+if TYPE_CHECKING:
+    from core.dissect.dissect import TOLERANCE, dissect
+    from core.dissect.paths import member_paths, node_module
+    from core.dissect.split import SplitModel, split, split_at
+
+_LAZY = {
+    "TOLERANCE": "core.dissect.dissect",
+    "dissect": "core.dissect.dissect",
+    "member_paths": "core.dissect.paths",
+    "node_module": "core.dissect.paths",
+    "SplitModel": "core.dissect.split",
+    "split": "core.dissect.split",
+    "split_at": "core.dissect.split",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'core.dissect' has no attribute {name!r}")
+
 
 __all__ = [
     "TOLERANCE",
