@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 from core.dissect.types import Dissection, NodeKind, NodeSpec
 
 if TYPE_CHECKING:
-    from core.dissect.dissect import TOLERANCE, dissect
+    from core.dissect.discover import TOLERANCE, dissect
     from core.dissect.paths import member_paths, node_module
-    from core.dissect.split import SplitModel, split, split_at
+    from core.dissect.pieces import SplitModel, split, split_at
 
 _LAZY = {
-    "TOLERANCE": "core.dissect.dissect",
-    "dissect": "core.dissect.dissect",
+    "TOLERANCE": "core.dissect.discover",
+    "dissect": "core.dissect.discover",
     "member_paths": "core.dissect.paths",
     "node_module": "core.dissect.paths",
-    "SplitModel": "core.dissect.split",
-    "split": "core.dissect.split",
-    "split_at": "core.dissect.split",
+    "SplitModel": "core.dissect.pieces",
+    "split": "core.dissect.pieces",
+    "split_at": "core.dissect.pieces",
 }
 
 

@@ -3,6 +3,10 @@ what ``stitch_cost`` says, is deterministic, and its least-squares fit recovers 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -199,3 +203,14 @@ def test_bad_endpoint_is_refused() -> None:
         Endpoint("map_nchw", (8, 4))
     with pytest.raises(InvalidInput, match="prefix tokens"):
         Endpoint("tokens", (4, 8), 4)
+
+
+def test_costing_needs_no_torch() -> None:
+    """The API and the search cost stitches from shapes; that must not pull torch in."""
+    code = (
+        "import sys; from core.stitch import stitch_cost, stitch_supported, image_node, head_cost; "
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file, save_file
 
-from core.dissect import dissect, split
+from core.dissect.discover import dissect
+from core.dissect.pieces import split
 from core.errors import InvalidInput
 from core.stitch import (
     AssemblySpec,

@@ -12,7 +12,9 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from core.dissect import Dissection, SplitModel, dissect, split
+from core.dissect.discover import dissect
+from core.dissect.pieces import SplitModel, split
+from core.dissect.types import Dissection
 from core.errors import InvalidInput
 from core.flops import count_flops, count_params
 from core.stitch import (

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from core.dissect.candidates import find_candidates
-from core.dissect.split import SplitModel, split_at
+from core.dissect.pieces import SplitModel, split_at
 from core.dissect.trace import TracedNode, tensors_in, trace_nodes
 from core.dissect.types import Dissection, NodeKind, NodeSpec
 from core.errors import DissectionMismatch, InvalidInput, NotALineGraph
