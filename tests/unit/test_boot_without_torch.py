@@ -41,3 +41,15 @@ def test_api_import_does_not_import_torch(tmp_path) -> None:  # type: ignore[no-
 
 def test_worker_boot_does_not_import_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "worker-ok" in _run(PROBE_WORKER, str(tmp_path))
+
+
+PROBE_BUDGET_CHECK = """
+import sys
+import core.assembly.problem, core.search, core.store.dissections   # what POST /v1/assemblies uses
+assert "torch" not in sys.modules, "checking a budget imported torch"
+print("budget-ok")
+"""
+
+
+def test_the_api_budget_check_does_not_import_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert "budget-ok" in _run(PROBE_BUDGET_CHECK, str(tmp_path))
