@@ -26,15 +26,18 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     """The JSON header of a safetensors file, validated against the file size."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise UnsupportedMediaType("the file is too short to be safetensors. " + _PICKLE_HINT)
-        if head[:1] == b"\x80" or head[:2] == b"PK":
-            kind = "a pickle" if head[:1] == b"\x80" else "a zip archive (PyTorch's torch.save format)"
+        head = f.read(9)
+        n = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else 0
+        # A safetensors file is an 8-byte little-endian header length, then a JSON object.
+        if head[8:9] != b"{" or n < 2 or n > min(_MAX_HEADER, size - 8):
+            if head[:1] == b"\x80":
+                kind = "a pickle"
+            elif head[:2] == b"PK":
+                kind = "a zip archive (PyTorch's torch.save format)"
+            else:
+                kind = "in an unknown format"
             raise UnsupportedMediaType(f"the file is {kind}, not safetensors. " + _PICKLE_HINT)
-        (n,) = struct.unpack("<Q", head)
-        if n <= 1 or n > min(_MAX_HEADER, size - 8):
-            raise UnsupportedMediaType("the file does not start with a safetensors header. " + _PICKLE_HINT)
+        f.seek(8)
         raw = f.read(n)
     try:
         header = json.loads(raw)
