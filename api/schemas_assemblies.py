@@ -18,7 +18,9 @@ class Constraints(BaseModel):
         None, gt=0, description="Upper bound on FLOPs per image (multiply-add = 2)."
     )
     min_params: int | None = Field(None, gt=0)
-    max_latency_ms: float | None = Field(None, gt=0, description="Not measured yet: rejected if given.")
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="Sum of the chosen blocks' latencies on one image, timed on the worker."
+    )
 
     @model_validator(mode="after")
     def _some_budget(self) -> Constraints:

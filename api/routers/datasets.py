@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
+from api.pagination import paginate
 from api.schemas import Page
 from api.schemas_models import NAME_PATTERN, DatasetOut
 from api.uploads import read_npz_dataset
@@ -59,15 +60,8 @@ def list_datasets(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[DatasetOut]:
-    stmt = select(Dataset).where(Dataset.owner == owner).order_by(Dataset.id).limit(limit + 1)
-    if cursor:
-        stmt = stmt.where(Dataset.id > cursor)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[DatasetOut](
-        items=[DatasetOut.model_validate(r) for r in rows], next_cursor=rows[-1].id if more and rows else None
-    )
+    stmt = select(Dataset).where(Dataset.owner == owner)
+    return paginate(session, stmt, Dataset.id, DatasetOut, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/datasets/{dataset_id}", operation_id="get_dataset", response_model=DatasetOut)

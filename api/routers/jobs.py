@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.jobs_service import start_job
+from api.pagination import paginate
 from api.schemas import CanaryIn, JobOut, Page
 from core.errors import InvalidInput, NotFound
 from core.store.jobs import get_job, request_cancel
@@ -31,19 +32,12 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[JobOut]:
-    stmt = select(Job).where(Job.owner == owner).order_by(Job.id.desc()).limit(limit + 1)
+    stmt = select(Job).where(Job.owner == owner)
     if status:
         stmt = stmt.where(Job.status == status)
     if kind:
         stmt = stmt.where(Job.kind == kind)
-    if cursor:
-        stmt = stmt.where(Job.id < cursor)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[JobOut](
-        items=[JobOut.model_validate(r) for r in rows], next_cursor=rows[-1].id if more and rows else None
-    )
+    return paginate(session, stmt, Job.id, JobOut, limit=limit, cursor=cursor, newest_first=True)
 
 
 @router.get("/v1/jobs/{job_id}", operation_id="get_job", response_model=JobOut)

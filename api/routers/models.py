@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
 from api.downloads import artifact_response
 from api.jobs_service import replayed_job, start_job, wait_for_job
+from api.pagination import paginate
 from api.schemas import JobOut, Page
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.uploads import read_safetensors_header
@@ -200,15 +201,8 @@ def list_models(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[ModelOut]:
-    stmt = select(Model).where(Model.owner == owner).order_by(Model.id).limit(limit + 1)
-    if cursor:
-        stmt = stmt.where(Model.id > cursor)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[ModelOut](
-        items=[ModelOut.model_validate(r) for r in rows], next_cursor=rows[-1].id if more and rows else None
-    )
+    stmt = select(Model).where(Model.owner == owner)
+    return paginate(session, stmt, Model.id, ModelOut, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/models/{model_id}", operation_id="get_model", response_model=ModelOut)

@@ -104,6 +104,32 @@ def prepare_images(images: np.ndarray, donor: Donor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def block_latencies(
+    cuts: Mapping[str, Sequence[tuple[int, int]]], donors: Mapping[str, Donor], repeats: int = 5
+) -> dict[str, float]:
+    """Median wall time (ms) of every candidate block on one image, measured on this worker."""
+    import time
+
+    from core.assembly.problem import block_id
+
+    out = {}
+    for key, blocks in cuts.items():
+        d = donors[key]
+        x = d.split.stem(torch.zeros(1, *d.info.input_size))
+        for first, last in blocks:
+            block = d.split.block(first, last).eval()
+            h = d.split.block(0, first - 1)(x) if first > 0 else x
+            block(h)  # warm-up
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                block(h)
+                times.append((time.perf_counter() - start) * 1000)
+            out[block_id(key, first, last)] = float(np.median(times))
+    return out
+
+
+@torch.no_grad()
 def model_scores(donors: Mapping[str, Donor], target: TargetData) -> dict[str, float]:
     """LogME of each donor's own features on the target, min-max normalised to [0, 1]."""
     raw = {}
@@ -175,10 +201,20 @@ def search_and_rank(
     report = progress or no_progress
     report(0.02, "scoring each donor's transferability on the target (LogME)")
     scores = model_scores(donors, target)
+    latencies = None
+    if budget.max_latency_ms is not None:
+        report(0.06, "timing every candidate block on this worker")
+        latencies = block_latencies(cuts, donors)
     problem = assembly_problem(
-        cuts, {k: d.dissection for k, d in donors.items()}, target.num_classes, budget,
-        scores=scores, compatibility=compatibility_from(sim, list(cuts)), compat_weight=compat_weight,
-    )  # fmt: skip
+        cuts,
+        {k: d.dissection for k, d in donors.items()},
+        target.num_classes,
+        budget,
+        scores=scores,
+        compatibility=compatibility_from(sim, list(cuts)),
+        compat_weight=compat_weight,
+        latencies=latencies,
+    )
     report(0.1, f"solving the integer program for the top {top_n}")
     solutions = solve(problem, top_n=top_n, time_limit_s=time_limit_s)
     built: dict[int, tuple[ReassembledNet, Candidate]] = {}

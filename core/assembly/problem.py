@@ -39,8 +39,10 @@ def partition_candidates(
     cuts: Mapping[str, Sequence[tuple[int, int]]],
     dissections: Mapping[str, Dissection],
     scores: Mapping[str, float] | None = None,
+    latencies: Mapping[str, float] | None = None,
 ) -> list[list[BlockCandidate]]:
-    """Per set, the block of every model (``cuts[model][k]``), scored by its model's score."""
+    """Per set, the block of every model (``cuts[model][k]``), scored by its model's score, with its
+    measured latency (by block id) when given."""
     k = len(next(iter(cuts.values())))
     sets: list[list[BlockCandidate]] = []
     for s in range(k):
@@ -56,6 +58,7 @@ def partition_candidates(
                     params=sum(n.params for n in nodes),
                     flops=sum(n.flops for n in nodes),
                     score=float(scores.get(model, 0.0)) if scores else 0.0,
+                    latency_ms=latencies.get(block_id(model, first, last)) if latencies else None,
                 )
             )
         sets.append(row)
@@ -71,9 +74,13 @@ def assembly_problem(
     scores: Mapping[str, float] | None = None,
     compatibility: Callable[[BlockCandidate, BlockCandidate], float] | None = None,
     compat_weight: float = 1.0,
+    latencies: Mapping[str, float] | None = None,
 ) -> SearchProblem:
-    """The SearchProblem whose predicted params/FLOPs are those of the network the builder makes."""
-    sets = partition_candidates(cuts, dissections, scores)
+    """The SearchProblem whose predicted params/FLOPs are those of the network the builder makes.
+
+    ``latencies`` (ms per block id) are needed only with ``budget.max_latency_ms``; they count the
+    blocks alone (stem, stitches and head are small next to them and are not timed)."""
+    sets = partition_candidates(cuts, dissections, scores, latencies)
 
     def entry(c: BlockCandidate) -> StitchCost:
         model, first, _ = parse_block_id(c.id)

@@ -65,10 +65,23 @@ def test_unavailable_options_are_refused(live: LiveService, partition: dict, fas
     assert r.status_code == 422
 
 
+def test_impossible_latency_fails_the_job_naming_the_fastest(
+    live: LiveService, partition: dict, fashion_dataset: dict
+) -> None:
+    budget = {"max_params": 5_000_000, "max_latency_ms": 1e-6}
+    r = live.client.post("/v1/assemblies", json=_body(partition, fashion_dataset, constraints=budget))
+    assert r.status_code == 202, r.text  # latencies are timed by the worker, so the job says no
+    job = wait_job(live, r.json()["job"]["id"])
+    assert job["status"] == "failed" and job["error_code"] == "infeasible", job
+    assert job["error_details"]["min_latency_ms"] > 0 and " ms" in job["error_message"]
+    assert live.client.get(f"/v1/assemblies/{r.json()['id']}").json()["status"] == "failed"
+
+
 def test_search_builds_ranks_and_exports(
     live: LiveService, partition: dict, fashion_dataset: dict, tmp_path: Path
 ) -> None:
-    r = live.client.post("/v1/assemblies", json=_body(partition, fashion_dataset))
+    budget = {"max_params": 5_000_000, "max_latency_ms": 10_000.0}
+    r = live.client.post("/v1/assemblies", json=_body(partition, fashion_dataset, constraints=budget))
     assert r.status_code == 202, r.text
     job = wait_job(live, r.json()["job"]["id"], timeout=900)
     assert job["status"] == "succeeded", job

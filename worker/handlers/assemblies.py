@@ -16,18 +16,9 @@ from worker.handlers.common import (
     model_row,
     sketch_for,
     store_bytes,
+    update_row,
 )
 from worker.runner import JobContext
-
-
-def _save(ctx: JobContext, assembly_id: str, **fields: Any) -> None:
-    with ctx.sessions() as s:
-        row = s.get(AssemblyRow, assembly_id)
-        if row is None:
-            raise NotFound(f"assembly {assembly_id} was deleted")
-        for name, value in fields.items():
-            setattr(row, name, value)
-        s.commit()
 
 
 def run_assembly(ctx: JobContext) -> dict[str, Any]:
@@ -36,7 +27,7 @@ def run_assembly(ctx: JobContext) -> dict[str, Any]:
         return _run(ctx, assembly_id)
     except ReassemblyError as exc:
         error = {"code": exc.code, "message": exc.message, "details": exc.details}
-        _save(ctx, assembly_id, status="failed", result={"error": error})
+        update_row(ctx, AssemblyRow, assembly_id, status="failed", result={"error": error})
         raise
 
 
@@ -122,7 +113,7 @@ def _run(ctx: JobContext, assembly_id: str) -> dict[str, Any]:
         "model_scores": model_scores,
         "target": {"fit_images": len(fit_idx), "heldout_images": len(held_idx)},
     }
-    _save(ctx, assembly_id, status="done", result=result, checkpoint_artifact_id=art)
+    update_row(ctx, AssemblyRow, assembly_id, status="done", result=result, checkpoint_artifact_id=art)
     return {
         "assembly_id": assembly_id,
         "heldout_accuracy": chosen["heldout_accuracy"],

@@ -32,6 +32,17 @@ def model_row(ctx: JobContext, model_id: str) -> Model:
         return row
 
 
+def update_row(ctx: JobContext, cls: type[Any], row_id: str, **fields: Any) -> None:
+    """Set ``fields`` on one row and commit; NotFound if it was deleted meanwhile."""
+    with ctx.sessions() as s:
+        row = s.get(cls, row_id)
+        if row is None:
+            raise NotFound(f"{cls.__tablename__[:-1]} {row_id} was deleted while its job ran")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        s.commit()
+
+
 def artifact_bytes(ctx: JobContext, artifact_id: str) -> bytes:
     with ctx.sessions() as s:
         art = s.get(Artifact, artifact_id)

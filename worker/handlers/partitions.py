@@ -7,7 +7,7 @@ from typing import Any
 from core.errors import NotFound, ReassemblyError
 from core.progress import scaled
 from core.store.models import Model, PartitionRow
-from worker.handlers.common import dataset_arrays, dissection_of, model_row, sketch_for
+from worker.handlers.common import dataset_arrays, dissection_of, model_row, sketch_for, update_row
 from worker.runner import JobContext
 
 
@@ -18,16 +18,6 @@ def _partition_row(ctx: JobContext) -> PartitionRow:
             raise NotFound(f"partition {ctx.params['partition_id']} was deleted")
         s.expunge(row)
         return row
-
-
-def _save(ctx: JobContext, partition_id: str, **fields: Any) -> None:
-    with ctx.sessions() as s:
-        row = s.get(PartitionRow, partition_id)
-        if row is None:
-            raise NotFound(f"partition {partition_id} was deleted")
-        for name, value in fields.items():
-            setattr(row, name, value)
-        s.commit()
 
 
 def describe_result(part: Any, rows: list[Model], sim: Any) -> dict[str, Any]:
@@ -111,9 +101,15 @@ def run_partition(ctx: JobContext) -> dict[str, Any]:
             progress=scaled(ctx.progress, 0.82, 0.99),
         )
     except ReassemblyError as exc:
-        _save(ctx, row.id, status="failed", result={"error": {"code": exc.code, "message": exc.message}})
+        update_row(
+            ctx,
+            PartitionRow,
+            row.id,
+            status="failed",
+            result={"error": {"code": exc.code, "message": exc.message}},
+        )
         raise
-    _save(ctx, row.id, status="done", result=describe_result(part, models, sim))
+    update_row(ctx, PartitionRow, row.id, status="done", result=describe_result(part, models, sim))
     return {"partition_id": row.id, "objective": part.objective, "sketches_computed": computed}
 
 
@@ -145,8 +141,9 @@ def run_partition_add_model(ctx: JobContext) -> dict[str, Any]:
         node_paths=[nd.path for nd in dissection.nodes],
     )
     all_models = [*models, new]
-    _save(
+    update_row(
         ctx,
+        PartitionRow,
         row.id,
         model_ids=[*row.model_ids, new.id],
         result=describe_result(part, all_models, sim),
