@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -63,11 +62,11 @@ def serve(
         while not stop.is_set():
             proc = subprocess.Popen(worker_command("cpu,gpu", concurrency, "prefork"), start_new_session=True)
             holder["proc"] = proc
-            while proc.poll() is None and not stop.is_set():
-                time.sleep(0.5)
+            while proc.poll() is None and not stop.wait(0.5):
+                pass
             if not stop.is_set():
                 console.print(f"[yellow]worker exited with {proc.returncode}; restarting it[/]")
-                time.sleep(1)
+                stop.wait(1)
 
     supervisor = threading.Thread(target=supervise, daemon=True)
     supervisor.start()
