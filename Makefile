@@ -28,7 +28,7 @@ test: $(STAMP) services lint typecheck
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q --durations=15
 
 demo: $(STAMP)
-	$(VENV)/bin/reassembly demo
+	OMP_NUM_THREADS=1 $(VENV)/bin/reassembly demo
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

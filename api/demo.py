@@ -70,7 +70,16 @@ def _train_zoo(zoo_dir: Path) -> None:
             console.print(f"  [dim]training {fraction:.0%} {message}[/]")
             last[0] = fraction
 
-    train_zoo(SUBSET, zoo_dir, epochs=3, max_train_images=2000, max_eval_images=450, seed=0, progress=report)
+    train_zoo(
+        SUBSET,
+        zoo_dir,
+        epochs=3,
+        max_train_images=2000,
+        max_eval_images=450,
+        seed=0,
+        threads=1,
+        progress=report,
+    )
     console.print(f"  trained in {time.monotonic() - started:.0f} s")
 
 
