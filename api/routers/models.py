@@ -154,6 +154,18 @@ def upload_model(
     except ReassemblyError:
         _forget_blob(store, session, sha)
         raise
+    body = {
+        "name": name,
+        "architecture": architecture,
+        "sha256": sha,
+        "kwargs": kwargs,
+        "size": size,
+        "mean": norm_mean,
+        "std": norm_std,
+    }
+    replay = replayed_job(session, owner, idempotency_key, "register_model", body)
+    if replay is not None and (existing := session.get(Model, replay.subject_id or "")) is not None:
+        return _out(existing, replay, response=response)
     artifact = record_artifact(
         session, sha, nbytes, media_type="application/octet-stream", filename=f"{name}.safetensors"
     )
@@ -173,8 +185,6 @@ def upload_model(
         std=norm_std,
         metrics=extra_metrics,
     )
-    body = {"name": name, "architecture": architecture, "sha256": sha, "kwargs": kwargs, "size": size,
-            "mean": norm_mean, "std": norm_std}  # fmt: skip
     model, job = _register(session, sessions, settings, model, owner, idempotency_key, body)
     return _out(model, job, response=response)
 

@@ -61,6 +61,22 @@ def test_safetensors_upload_round_trip(live: LiveService) -> None:
     blob = save_safetensors({k: v.contiguous() for k, v in net.state_dict().items()})
     r = _upload(live, "convnext-up", "test_convnext", blob, num_classes="5", input_size="[3, 64, 64]")
     assert r.status_code == 201, r.text
+    files = {"weights": ("w.safetensors", io.BytesIO(blob), "application/octet-stream")}
+    form = {
+        "name": "convnext-up",
+        "architecture": "test_convnext",
+        "num_classes": "5",
+        "input_size": "[3, 64, 64]",
+    }
+    key = {"Idempotency-Key": "upload-once"}
+    first = live.client.post("/v1/models:upload", files=files, data=form, headers=key)
+    assert first.status_code == 409  # the name is taken by the upload above
+    form["name"] = "convnext-up-2"
+    files = {"weights": ("w.safetensors", io.BytesIO(blob), "application/octet-stream")}
+    first = live.client.post("/v1/models:upload", files=files, data=form, headers=key)
+    files = {"weights": ("w.safetensors", io.BytesIO(blob), "application/octet-stream")}
+    again = live.client.post("/v1/models:upload", files=files, data=form, headers=key)
+    assert first.status_code == 201 and again.status_code == 201 and again.json()["id"] == first.json()["id"]
     got = load_safetensors(live.client.get(f"/v1/models/{r.json()['id']}/weights").content)
     for k, v in net.state_dict().items():
         assert torch.equal(got[k], v), k
