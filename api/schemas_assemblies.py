@@ -33,7 +33,9 @@ class Training(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["none", "frozen", "finetune"] = Field(
-        "none", description="none: least-squares stitches and a closed-form head, no gradient step."
+        "none",
+        description="none: least-squares stitches and a closed-form head, no gradient step; "
+        "frozen: then train stitches and head (blocks frozen); finetune: then train everything.",
     )
     epochs: int = Field(1, ge=1, le=1000)
     lr: float = Field(1e-3, gt=0)
@@ -67,6 +69,7 @@ class AssemblyOut(BaseModel):
     candidates: list[dict[str, Any]] = []
     chosen: dict[str, Any] | None = None
     model_scores: dict[str, float] | None = None
+    training: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     checkpoint_available: bool = False
     created_at: datetime

@@ -12,7 +12,7 @@ from api.routers.datasets import get_dataset
 from api.routers.partitions import get_partition
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, NotFound
 from core.store.ids import new_id
 from core.store.models import Artifact, AssemblyRow, Job, Model, PartitionRow
 
@@ -32,6 +32,7 @@ def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
     out.candidates = result.get("candidates", [])
     out.chosen = out.candidates[result["chosen"]] if out.candidates else None
     out.model_scores = result.get("model_scores")
+    out.training = result.get("training")
     out.error = result.get("error")
     out.checkpoint_available = row.checkpoint_artifact_id is not None
     out.job = JobOut.model_validate(job) if job is not None else None
@@ -78,12 +79,6 @@ def create_assembly(
     if replay is not None:
         response.status_code = 200
         return assembly_out(get_assembly(session, replay.subject_id or "", owner), replay)
-    if body.training.mode != "none":
-        raise InvalidInput(
-            f"training.mode={body.training.mode!r} is not available yet; use 'none' (least-squares stitches "
-            "and a closed-form head, no gradient step)",
-            code="not_available",
-        )
     part = get_partition(session, body.partition_id, owner)
     if part.status != "done":
         raise Conflict(f"partition {part.id} is {part.status}; assemble once it is done")

@@ -56,13 +56,23 @@ def test_infeasible_budget_is_422_naming_the_smallest(
     assert err["details"]["min_flops"] > 0
 
 
-def test_unavailable_options_are_refused(live: LiveService, partition: dict, fashion_dataset: dict) -> None:
-    r = live.client.post(
-        "/v1/assemblies", json=_body(partition, fashion_dataset, training={"mode": "frozen"})
-    )
-    assert r.status_code == 422 and "not available" in r.json()["error"]["message"]
+def test_a_budget_is_required(live: LiveService, partition: dict, fashion_dataset: dict) -> None:
     r = live.client.post("/v1/assemblies", json=_body(partition, fashion_dataset, constraints={}))
-    assert r.status_code == 422
+    assert r.status_code == 422 and "max_params" in r.json()["error"]["message"]
+
+
+def test_frozen_training_records_every_epoch(
+    live: LiveService, partition: dict, fashion_dataset: dict
+) -> None:
+    training = {"mode": "frozen", "epochs": 2, "lr": 3e-3, "batch_size": 64}
+    body = _body(partition, fashion_dataset, candidates=1, training=training)
+    r = live.client.post("/v1/assemblies", json=body)
+    assert r.status_code == 202, r.text
+    job = wait_job(live, r.json()["job"]["id"])
+    assert job["status"] == "succeeded", job
+    epochs = live.client.get(f"/v1/assemblies/{r.json()['id']}").json()["training"]["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert all(e["loss"] > 0 and 0.1 < e["heldout_accuracy"] <= 1 for e in epochs)
 
 
 def test_impossible_latency_fails_the_job_naming_the_fastest(

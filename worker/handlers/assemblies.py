@@ -84,8 +84,28 @@ def _run(ctx: JobContext, assembly_id: str) -> dict[str, Any]:
         seed=int(cfg["seed"]), probe_images=int(cfg["probe_images"]),
         progress=scaled(ctx.progress, 0.05, 0.9),
     )  # fmt: skip
-    ctx.progress(0.92, "exporting the chosen network", stage="export")
     chosen = ranked[0].to_dict()
+    training = cfg["training"]
+    history: list[dict[str, Any]] = []
+    if training["mode"] != "none":
+        from core.assembly.pipeline import prepare_images
+        from core.assembly.training import train_network
+
+        first = donors[chosen["blocks"][0]["model_id"]]
+        ctx.progress(0.9, f"training the chosen network ({training['mode']})", stage="train")
+        history = train_network(
+            best,
+            prepare_images(target.fit_images, first),
+            torch.from_numpy(target.fit_labels),
+            (prepare_images(target.heldout_images, first), target.heldout_labels),
+            mode=training["mode"],
+            epochs=int(training["epochs"]),
+            lr=float(training["lr"]),
+            batch_size=int(training["batch_size"]),
+            seed=int(cfg["seed"]),
+            progress=scaled(ctx.progress, 0.9, 0.97),
+        )
+    ctx.progress(0.97, "exporting the chosen network", stage="export")
     with tempfile.TemporaryDirectory() as tmp:
         path = export_archive(
             best,
@@ -112,6 +132,7 @@ def _run(ctx: JobContext, assembly_id: str) -> dict[str, Any]:
         "chosen": 0,
         "model_scores": model_scores,
         "target": {"fit_images": len(fit_idx), "heldout_images": len(held_idx)},
+        "training": {"mode": training["mode"], "epochs": history},
     }
     update_row(ctx, AssemblyRow, assembly_id, status="done", result=result, checkpoint_artifact_id=art)
     return {
