@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import statistics
 import sys
@@ -35,8 +34,9 @@ from torch import nn  # noqa: E402
 import core.zoo  # noqa: E402,F401  (registers the zoo architectures with timm)
 from core.flops import count_params  # noqa: E402
 from core.proxy import logme, naswot, pooled_features  # noqa: E402
-from core.search import BlockOption, SearchProblem, StitchTerm, solve  # noqa: E402
+from core.search import SearchProblem, solve  # noqa: E402
 from core.search.ip import _build  # noqa: E402
+from core.search.synthetic import dery_scale_problem  # noqa: E402
 from core.zoo.data import load_npz, prepare  # noqa: E402
 from core.zoo.train import ZOO_RECIPES, load_zoo_model, read_zoo  # noqa: E402
 
@@ -44,36 +44,7 @@ MODELS, K, TOP = 24, 4, 20
 
 
 def synthetic_problem(seed: int) -> SearchProblem:
-    """Block sizes in the range of DeRy's zoo (1–20 M params, 0.1–3 GFLOPs per block), stitch
-    costs ~1 % of that, uniform scores/compatibilities, budgets that admit ~10 % of the chains."""
-    r = random.Random(seed)
-    sets = [
-        [
-            BlockOption(
-                f"m{m}.s{k}", r.randint(10**6, 2 * 10**7), r.randint(10**8, 3 * 10**9), r.uniform(0, 1)
-            )
-            for m in range(MODELS)
-        ]
-        for k in range(K)
-    ]
-    pairs = [
-        [
-            [
-                StitchTerm(
-                    r.randint(10**4, 5 * 10**5),
-                    r.randint(10**6, 5 * 10**7),
-                    r.uniform(0, 1),
-                    r.random() < 0.9,
-                )
-                for _ in range(MODELS)
-            ]
-            for _ in range(MODELS)
-        ]
-        for _ in range(K - 1)
-    ]
-    return SearchProblem(
-        sets=sets, pairs=pairs, max_params=30 * 10**6, max_flops=5 * 10**9, compat_weight=0.5
-    )
+    return dery_scale_problem(seed, models=MODELS, k=K)
 
 
 def exhaustive_top(problem: SearchProblem, n: int) -> tuple[list[float], int]:

@@ -13,6 +13,7 @@ from core.errors import Infeasible, InvalidInput, ReassemblyError
 from core.search import BlockOption, SearchProblem, StitchTerm, solve
 from core.search.cbc import solve_with_deadline
 from core.search.ip import _build
+from core.search.synthetic import dery_scale_problem
 
 
 def combos(problem: SearchProblem) -> list[tuple[int, ...]]:
@@ -160,34 +161,7 @@ def test_bad_problems_are_invalid_input() -> None:
 
 
 def big_instance(seed: int = 0, models: int = 24, k: int = 4) -> SearchProblem:
-    r = random.Random(seed)
-    sets = [
-        [
-            BlockOption(
-                f"m{m}.s{i}", r.randint(10**6, 2 * 10**7), r.randint(10**8, 3 * 10**9), r.uniform(0, 1)
-            )
-            for m in range(models)
-        ]
-        for i in range(k)
-    ]
-    pairs = [
-        [
-            [
-                StitchTerm(
-                    r.randint(10**4, 5 * 10**5),
-                    r.randint(10**6, 5 * 10**7),
-                    r.uniform(0, 1),
-                    r.random() < 0.9,
-                )
-                for _ in range(models)
-            ]
-            for _ in range(models)
-        ]
-        for _ in range(k - 1)
-    ]
-    return SearchProblem(
-        sets=sets, pairs=pairs, max_params=30 * 10**6, max_flops=5 * 10**9, compat_weight=0.5
-    )
+    return dery_scale_problem(seed, models, k)
 
 
 def test_time_limit_bounds_the_whole_call() -> None:
