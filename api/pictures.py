@@ -41,6 +41,11 @@ def similarity_png(matrix: np.ndarray, labels: Sequence[str], title: str) -> byt
     colours = _viridis(matrix / (vmax or 1.0))
     heat = Image.fromarray(colours, "RGB").resize((n * cell, n * cell), Image.Resampling.NEAREST)
     img.paste(heat, (label_w, top))
+    groups = [name.split(" ", 1)[0] for name in labels]  # "set2 model" → "set2"
+    for i in range(1, n):
+        if groups[i] != groups[i - 1]:  # white lines between equivalence sets
+            draw.line([label_w, top + i * cell, label_w + n * cell, top + i * cell], fill="white", width=2)
+            draw.line([label_w + i * cell, top, label_w + i * cell, top + n * cell], fill="white", width=2)
     for i, name in enumerate(labels):
         draw.text((4, top + i * cell + max(0, cell // 2 - 5)), name, fill="black", font=font)
     ramp = _viridis(np.linspace(1, 0, n * cell)[:, None].repeat(12, 1))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
 from api.downloads import artifact_response
@@ -53,7 +53,13 @@ def _new_model(session: Session, owner: str, **fields: Any) -> Model:
 
 
 def _register(
-    session: Session, sessions: Any, settings: Settings, model: Model, owner: str, key: str | None, body: Any
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    model: Model,
+    owner: str,
+    key: str | None,
+    body: Any,
 ) -> tuple[Model, Job]:
     job, _ = start_job(
         session,
