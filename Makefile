@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck services install clean
+.PHONY: demo test lint typecheck services install client clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ test: $(STAMP) services lint typecheck
 
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/reassembly demo
+
+# Regenerate the Python client in clients/python from the API's OpenAPI document.
+client: $(STAMP)
+	mkdir -p build
+	$(VENV)/bin/reassembly openapi --out build/openapi.json
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/openapi-python-client generate \
+		--path build/openapi.json --output-path clients/python --meta setup --overwrite
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,9 @@ router = APIRouter(tags=["artifacts"])
     "/v1/artifacts/{artifact_id}",
     operation_id="download_artifact",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 def download_artifact(
     artifact_id: str, request: Request, session: SessionDep, store: StoreDep, _: OwnerDep

@@ -115,7 +115,7 @@ def read_assembly(assembly_id: str, session: SessionDep, owner: OwnerDep) -> Ass
     "/v1/assemblies/{assembly_id}/checkpoint",
     operation_id="download_assembly_checkpoint",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {}}}},
+    responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def download_checkpoint(
     assembly_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep

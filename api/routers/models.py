@@ -295,7 +295,9 @@ def list_nodes(model_id: str, session: SessionDep, owner: OwnerDep) -> NodesOut:
     "/v1/models/{model_id}/weights",
     operation_id="download_model_weights",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 def download_weights(
     model_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep

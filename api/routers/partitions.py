@@ -143,7 +143,9 @@ def _done(session: Session, partition_id: str, owner: str) -> dict:
     return row.result
 
 
-PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
+PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+}
 
 
 @router.get(

@@ -1,0 +1,115 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .assembly_create import AssemblyCreate
+from .assembly_create_proxy import AssemblyCreateProxy
+from .assembly_out import AssemblyOut
+from .assembly_out_candidates_item import AssemblyOutCandidatesItem
+from .assembly_out_chosen_type_0 import AssemblyOutChosenType0
+from .assembly_out_config import AssemblyOutConfig
+from .assembly_out_error_type_0 import AssemblyOutErrorType0
+from .assembly_out_model_scores_type_0 import AssemblyOutModelScoresType0
+from .assembly_out_status import AssemblyOutStatus
+from .assembly_out_training_type_0 import AssemblyOutTrainingType0
+from .block_out import BlockOut
+from .body_create_dataset import BodyCreateDataset
+from .body_upload_model import BodyUploadModel
+from .canary_in import CanaryIn
+from .constraints import Constraints
+from .dataset_out import DatasetOut
+from .health_out import HealthOut
+from .health_out_checks import HealthOutChecks
+from .http_validation_error import HTTPValidationError
+from .job_out import JobOut
+from .job_out_error_details_type_0 import JobOutErrorDetailsType0
+from .job_out_result_type_0 import JobOutResultType0
+from .job_out_status import JobOutStatus
+from .list_jobs_status_type_0 import ListJobsStatusType0
+from .model_create import ModelCreate
+from .model_create_model_kwargs import ModelCreateModelKwargs
+from .model_out import ModelOut
+from .model_out_dissection_status import ModelOutDissectionStatus
+from .model_out_metrics import ModelOutMetrics
+from .model_out_model_kwargs import ModelOutModelKwargs
+from .model_out_source import ModelOutSource
+from .model_out_status import ModelOutStatus
+from .node_out import NodeOut
+from .node_out_in_kind import NodeOutInKind
+from .node_out_kind import NodeOutKind
+from .nodes_out import NodesOut
+from .nodes_out_head import NodesOutHead
+from .nodes_out_stem import NodesOutStem
+from .page_dataset_out import PageDatasetOut
+from .page_job_out import PageJobOut
+from .page_model_out import PageModelOut
+from .partition_add_model import PartitionAddModel
+from .partition_create import PartitionCreate
+from .partition_create_method import PartitionCreateMethod
+from .partition_create_size_measure import PartitionCreateSizeMeasure
+from .partition_out import PartitionOut
+from .partition_out_config import PartitionOutConfig
+from .partition_out_error_type_0 import PartitionOutErrorType0
+from .partition_out_status import PartitionOutStatus
+from .set_out import SetOut
+from .timm_source import TimmSource
+from .training import Training
+from .training_mode import TrainingMode
+from .validation_error import ValidationError
+from .validation_error_context import ValidationErrorContext
+
+__all__ = (
+    "AssemblyCreate",
+    "AssemblyCreateProxy",
+    "AssemblyOut",
+    "AssemblyOutCandidatesItem",
+    "AssemblyOutChosenType0",
+    "AssemblyOutConfig",
+    "AssemblyOutErrorType0",
+    "AssemblyOutModelScoresType0",
+    "AssemblyOutStatus",
+    "AssemblyOutTrainingType0",
+    "BlockOut",
+    "BodyCreateDataset",
+    "BodyUploadModel",
+    "CanaryIn",
+    "Constraints",
+    "DatasetOut",
+    "HealthOut",
+    "HealthOutChecks",
+    "HTTPValidationError",
+    "JobOut",
+    "JobOutErrorDetailsType0",
+    "JobOutResultType0",
+    "JobOutStatus",
+    "ListJobsStatusType0",
+    "ModelCreate",
+    "ModelCreateModelKwargs",
+    "ModelOut",
+    "ModelOutDissectionStatus",
+    "ModelOutMetrics",
+    "ModelOutModelKwargs",
+    "ModelOutSource",
+    "ModelOutStatus",
+    "NodeOut",
+    "NodeOutInKind",
+    "NodeOutKind",
+    "NodesOut",
+    "NodesOutHead",
+    "NodesOutStem",
+    "PageDatasetOut",
+    "PageJobOut",
+    "PageModelOut",
+    "PartitionAddModel",
+    "PartitionCreate",
+    "PartitionCreateMethod",
+    "PartitionCreateSizeMeasure",
+    "PartitionOut",
+    "PartitionOutConfig",
+    "PartitionOutErrorType0",
+    "PartitionOutStatus",
+    "SetOut",
+    "TimmSource",
+    "Training",
+    "TrainingMode",
+    "ValidationError",
+    "ValidationErrorContext",
+)
