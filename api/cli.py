@@ -70,6 +70,9 @@ def serve(
 
     supervisor = threading.Thread(target=supervise, daemon=True)
     supervisor.start()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the worker
+    # is stopped below instead of being orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _run_api(host, port)
     finally:

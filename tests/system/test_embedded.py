@@ -33,6 +33,25 @@ def test_serve_runs_a_canary_with_sqlite_and_the_filesystem_broker(tmp_path: Pat
         assert state["status"] == "succeeded", (state, log.read_text()[-3000:])
         assert (data / "reassembly.sqlite3").exists()
         assert (data / "broker" / "queue").is_dir()
+        workers = _processes_with_data_dir(data)
+        assert workers, "serve started no worker"
     finally:
         stop(proc)
     assert proc.returncode is not None
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()], "the worker outlived serve"
+
+
+def _processes_with_data_dir(data: Path) -> list[int]:
+    """PIDs of processes started with REASSEMBLY_DATA_DIR=data (serve's worker and its children)."""
+    wanted = f"REASSEMBLY_DATA_DIR={data.resolve()}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if wanted in (proc / "environ").read_bytes().split(b"\0") and "celery" in (
+                    proc / "cmdline"
+                ).read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
