@@ -21,6 +21,7 @@ zoo_app = typer.Typer(
 )
 app.add_typer(zoo_app, name="zoo")
 console = Console(stderr=True)
+WORKER_SHUTDOWN_GRACE_S = 15.0  # then SIGKILL: leased jobs are re-run elsewhere, never lost
 
 
 def worker_command(queues: str, concurrency: int, pool: str) -> list[str]:
@@ -79,11 +80,12 @@ def serve(
         stop.set()
         proc = holder.get("proc")
         if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
+            proc.terminate()  # the main worker stops its own pool; signalling the group kills it mid-task
+            try:  # a warm shutdown finishes the running task; jobs are leased, so cutting it short is safe
+                proc.wait(timeout=WORKER_SHUTDOWN_GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
 @app.command()

@@ -114,5 +114,6 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         max_eval_images=TINY.max_eval_images,
         batch_size=TINY.batch_size,
         seed=0,
+        threads=1,  # restored after the call; one thread is far faster on a shared 2-core machine
     )
     return out

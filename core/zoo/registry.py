@@ -71,8 +71,10 @@ def build_model(
     return model.eval()
 
 
-def load_weights_strict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    """Load ``state`` into ``model``, or explain exactly which keys and shapes disagree."""
+def check_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, arch: str = "the architecture"
+) -> None:
+    """Raise InvalidInput listing the missing, unexpected and wrong-shape keys, if there are any."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -83,12 +85,19 @@ def load_weights_strict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> 
     )
     if missing or unexpected or mismatched:
         raise InvalidInput(
-            f"the weights do not fit the architecture: {len(missing)} missing, {len(unexpected)} unexpected, "
+            f"the weights do not fit {arch}: {len(missing)} missing, {len(unexpected)} unexpected, "
             f"{len(mismatched)} with the wrong shape keys; check the architecture name, num_classes and "
             "model_kwargs",
             details={"missing": missing, "unexpected": unexpected, "mismatched": mismatched},
             code="weights_mismatch",
         )
+
+
+def load_weights_strict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, arch: str = "the architecture"
+) -> None:
+    """Load ``state`` into ``model``, or explain exactly which keys and shapes disagree."""
+    check_state_dict(model, state, arch=arch)
     model.load_state_dict(dict(state), strict=True)
 
 

@@ -31,6 +31,7 @@ from core.errors import InvalidInput
 from core.flops import count_params
 from core.progress import Progress, no_progress
 from core.zoo.data import FASHION_CLASSES, load_npz, prepare, stratified_split
+from core.zoo.registry import load_weights_strict
 
 ZOO_FORMAT = "reassembly-zoo/1"
 INPUT_SIZE = (1, 32, 32)
@@ -432,26 +433,5 @@ def load_zoo_model(entry_or_json: ZooEntry | dict[str, Any], weights_path: str |
     except Exception as exc:  # safetensors raises its own error types for malformed files
         raise InvalidInput(f"{weights.name} is not a valid safetensors file: {exc}") from exc
     model = entry.build()
-    check_state_dict(model, state, arch=entry.arch)
-    model.load_state_dict(state)
+    load_weights_strict(model, state, arch=entry.arch)
     return model.eval()
-
-
-def check_state_dict(
-    model: nn.Module, state: dict[str, torch.Tensor], *, arch: str = "the architecture"
-) -> None:
-    """Raise ``InvalidInput`` listing missing, unexpected and shape-mismatched keys, if any."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{key}: {list(state[key].shape)} vs {list(expected[key].shape)}"
-        for key in set(expected) & set(state)
-        if state[key].shape != expected[key].shape
-    )
-    if missing or unexpected or mismatched:
-        raise InvalidInput(
-            f"weights do not match {arch}: {len(missing)} missing, {len(unexpected)} unexpected and "
-            f"{len(mismatched)} shape-mismatched keys",
-            details={"missing": missing, "unexpected": unexpected, "mismatched": mismatched},
-        )

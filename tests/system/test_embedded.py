@@ -38,7 +38,18 @@ def test_serve_runs_a_canary_with_sqlite_and_the_filesystem_broker(tmp_path: Pat
     finally:
         stop(proc)
     assert proc.returncode is not None
-    assert not [p for p in workers if Path(f"/proc/{p}").exists()], "the worker outlived serve"
+    deadline = time.monotonic() + 15  # pool children finish their warm shutdown just after the parent
+    while (alive := [p for p in workers if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive, "the worker outlived serve"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited and only waits to be reaped
 
 
 def _processes_with_data_dir(data: Path) -> list[int]:

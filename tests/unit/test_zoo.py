@@ -127,26 +127,13 @@ def test_recipes_cover_six_small_families() -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ZooEntry]]:
-    out = tmp_path_factory.mktemp("zoo")
-    seen: list[float] = []
-    entries = train_zoo(
-        bundled_subset_path(),
-        out,
-        epochs=TINY.epochs,
-        max_train_images=TINY.max_train_images,
-        max_eval_images=TINY.max_eval_images,
-        batch_size=TINY.batch_size,
-        seed=0,
-        threads=1,  # restored after the call; 1 thread is far faster on a shared 2-core machine
-        progress=lambda fraction, message="": seen.append(fraction),
-    )
-    assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
-    return out, entries
+def zoo(tiny_zoo: Path) -> tuple[Path, list[ZooEntry]]:
+    """The session's tiny zoo (tests/conftest.py) and its entries."""
+    return tiny_zoo, read_zoo(tiny_zoo / "zoo.json")
 
 
-def test_tiny_zoo_writes_safetensors_and_description(tiny_zoo: tuple[Path, list[ZooEntry]]) -> None:
-    out, entries = tiny_zoo
+def test_tiny_zoo_writes_safetensors_and_description(zoo: tuple[Path, list[ZooEntry]]) -> None:
+    out, entries = zoo
     assert [e.name for e in entries] == [r.name for r in ZOO_RECIPES]
     assert read_zoo(out / "zoo.json") == entries
     document = json.loads((out / "zoo.json").read_text())
@@ -165,8 +152,8 @@ def test_tiny_zoo_writes_safetensors_and_description(tiny_zoo: tuple[Path, list[
     assert len(tasks) >= 2  # heterogeneous source tasks
 
 
-def test_zoo_models_reload_and_reproduce_their_accuracy(tiny_zoo: tuple[Path, list[ZooEntry]]) -> None:
-    out, entries = tiny_zoo
+def test_zoo_models_reload_and_reproduce_their_accuracy(zoo: tuple[Path, list[ZooEntry]]) -> None:
+    out, entries = zoo
     images, labels = load_npz(bundled_subset_path())
     for entry in entries:
         model = load_zoo_model(entry.to_dict(), out / entry.weights_file)
@@ -183,8 +170,8 @@ def test_zoo_models_reload_and_reproduce_their_accuracy(tiny_zoo: tuple[Path, li
         assert evaluate(model, x, y) == entry.accuracy, entry.name
 
 
-def test_every_zoo_model_dissects_exactly(tiny_zoo: tuple[Path, list[ZooEntry]]) -> None:
-    out, entries = tiny_zoo
+def test_every_zoo_model_dissects_exactly(zoo: tuple[Path, list[ZooEntry]]) -> None:
+    out, entries = zoo
     counts = {}
     for entry in entries:
         model = load_zoo_model(entry, out / entry.weights_file)
@@ -202,8 +189,8 @@ def test_every_zoo_model_dissects_exactly(tiny_zoo: tuple[Path, list[ZooEntry]])
     }
 
 
-def test_load_zoo_model_refuses_wrong_weights(tiny_zoo: tuple[Path, list[ZooEntry]]) -> None:
-    out, entries = tiny_zoo
+def test_load_zoo_model_refuses_wrong_weights(zoo: tuple[Path, list[ZooEntry]]) -> None:
+    out, entries = zoo
     first, second = entries[0], entries[1]
     with pytest.raises(InvalidInput, match="sha256"):
         load_zoo_model(first, out / second.weights_file)
@@ -219,6 +206,7 @@ def test_load_zoo_model_refuses_wrong_weights(tiny_zoo: tuple[Path, list[ZooEntr
 def test_training_is_seeded(tmp_path: Path) -> None:
     recipe = [r for r in ZOO_RECIPES if r.arch == "vgg_cifar"]
     threads = torch.get_num_threads()
+    seen: list[list[float]] = [[], []]
     runs = [
         train_zoo(
             bundled_subset_path(),
@@ -228,8 +216,11 @@ def test_training_is_seeded(tmp_path: Path) -> None:
             max_eval_images=32,
             recipes=recipe,
             threads=1,
+            progress=lambda fraction, message="", i=i: seen[i].append(fraction),
         )
         for i in range(2)
     ]
     assert runs[0][0].weights_sha256 == runs[1][0].weights_sha256
+    for fractions in seen:  # progress reported in order, up to completion
+        assert fractions and fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert torch.get_num_threads() == threads  # the threads setting is restored

@@ -68,7 +68,9 @@ def load_registered(ctx: JobContext, row: Model) -> nn.Module:
     if row.weights_artifact_id is None:
         raise Conflict(f"model {row.id} has no weights yet ({row.status})")
     net = build_model(row.architecture, num_classes=row.num_classes, model_kwargs=row.model_kwargs)
-    load_weights_strict(net, safetensors_state(artifact_bytes(ctx, row.weights_artifact_id)))
+    load_weights_strict(
+        net, safetensors_state(artifact_bytes(ctx, row.weights_artifact_id)), arch=row.architecture
+    )
     return net.eval()
 
 

@@ -33,7 +33,7 @@ def run_register_model(ctx: JobContext) -> dict[str, Any]:
     weights_id = row.weights_artifact_id
     if weights_id is not None:
         ctx.progress(0.3, "checking the uploaded weights against the architecture", stage="weights")
-        load_weights_strict(net, safetensors_state(artifact_bytes(ctx, weights_id)))
+        load_weights_strict(net, safetensors_state(artifact_bytes(ctx, weights_id)), arch=row.architecture)
     else:
         ctx.progress(0.3, "storing the initial weights as safetensors", stage="weights")
         weights_id = store_bytes(
