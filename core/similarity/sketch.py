@@ -103,6 +103,8 @@ def compute_sketches(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     dtype: torch.dtype = torch.float16,
     progress: Progress | None = None,
+    model: str | None = None,
+    node_paths: Sequence[str] | None = None,
 ) -> torch.Tensor:
     """One forward pass over the probe set → Gram sketch (L+1, num_batches, B, B).
 
@@ -111,6 +113,10 @@ def compute_sketches(
     resized, normalised float); without ``transform`` the images must already be model input.
     ``batches`` (from ``probe_batches``) fixes which images form each minibatch and their order;
     default: consecutive slices of ``batch_size``. Runs in eval mode; training flags are restored.
+
+    Features that are not finite (NaN/inf) at any point raise ``InvalidInput`` naming ``model`` and
+    the node (index and, from ``node_paths``, its path): a NaN Gram would otherwise make that
+    point's CKA 0 against everything and the partition would silently carry on.
     """
     report = progress or no_progress
     nodes = list(nodes)
@@ -131,6 +137,8 @@ def compute_sketches(
         )
     if batch_size < 4:
         raise InvalidInput(f"probe batch_size must be at least 4 for the unbiased HSIC, got {batch_size}")
+    if node_paths is not None and len(node_paths) != len(nodes):
+        raise InvalidInput(f"{len(node_paths)} node paths were given for {len(nodes)} nodes")
     store = torch.zeros(num_points, batches.shape[0], batch_size, batch_size, dtype=dtype)
     scaler = _PointScaler(store)
     modules: list[nn.Module] = [stem, *nodes]
@@ -146,6 +154,8 @@ def compute_sketches(
             for point in range(num_points):
                 if point > 0:
                     x = nodes[point - 1](x)
+                if isinstance(x, torch.Tensor) and not bool(torch.isfinite(x).all()):
+                    raise _not_finite(model, node_paths, point, b)
                 pooled = pool_features(x, kinds[point], prefix_tokens[point])
                 scaler.put(point, b, u_centre(linear_gram(pooled)))
             report((b + 1) / batches.shape[0], f"probe batch {b + 1}/{batches.shape[0]}")
@@ -153,6 +163,29 @@ def compute_sketches(
         for m, flag in zip(modules, was_training, strict=True):
             m.train(flag)
     return store
+
+
+def _not_finite(model: str | None, node_paths: Sequence[str] | None, point: int, batch: int) -> InvalidInput:
+    """The error for NaN/inf features at ``point`` (0: stem output, i + 1: output of node i)."""
+    of_model = f"model {model}" if model else "the model"
+    node = point - 1
+    path = node_paths[max(node, 0)] if node_paths else None
+    if node < 0:
+        where = "the stem output (input of node 0" + (f", {path})" if path else ")")
+    else:
+        where = f"node {node}" + (f" ({path})" if path else "")
+    return InvalidInput(
+        f"features of {where} of {of_model} are not finite (NaN/inf) on probe batch {batch}: check "
+        "the model's weights (NaN/inf or overflowing values) and the input normalisation (mean/std) "
+        "of the probe images",
+        details={
+            "model": model,
+            "node": node if node >= 0 else None,
+            "path": path if node >= 0 else None,
+            "point": point,
+            "batch": batch,
+        },
+    )
 
 
 def sketch_to_bytes(sketch: torch.Tensor, metadata: dict[str, str] | None = None) -> bytes:

@@ -143,6 +143,8 @@ def sketch_for(
         batches=batches,
         transform=image_transform(row),
         progress=progress,
+        model=f"{row.name} ({row.id})",
+        node_paths=[n.path for n in dissection.nodes],
     )
     art_id = store_bytes(
         ctx, sketch_to_bytes(sketch, {"model_id": row.id}), media_type="application/octet-stream",
