@@ -2,11 +2,14 @@
 
 Everything the demo needs ships with the project: the 3,000-image Fashion-MNIST subset in data/
 trains a small heterogeneous zoo (cached under var/demo-zoo), which is then registered, dissected
-and partitioned through the REST API of a real embedded service with its own worker.
+and partitioned through the REST API of a real embedded service with its own worker, and
+reassembled for a task none of the zoo models was trained on (the images rotated and inverted),
+beside the best zoo model that fits the same budget.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -17,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from api.zoo_client import register_zoo
+from core.transfer_task import TRANSFER_TASK, rotated_inverted
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "data" / "fashion_subset.npz"
@@ -145,15 +150,14 @@ def run_demo(data_dir: Path) -> None:
                 target.write_bytes(client.get(f"/v1/partitions/{part['id']}/{picture}").content)
                 console.print(f"  wrote {target}")
 
-            console.rule(
-                "[bold]5. Reassemble under a budget (integer program, LS stitches, NASWOT re-ranking)"
-            )
+            console.rule("[bold]5. Reassemble for a new task under a budget, beside the best zoo model")
+            task = _upload_transfer_target(client)
             budget = {"max_params": 1_000_000}
             impossible = client.post(
                 "/v1/assemblies",
                 json={
                     "partition_id": part["id"],
-                    "target_dataset_id": dataset["id"],
+                    "target_dataset_id": task["id"],
                     "constraints": {"max_params": 1000},
                 },
             ).json()
@@ -162,17 +166,16 @@ def run_demo(data_dir: Path) -> None:
                 "/v1/assemblies",
                 json={
                     "partition_id": part["id"],
-                    "target_dataset_id": dataset["id"],
+                    "target_dataset_id": task["id"],
                     "constraints": budget,
-                    "candidates": 5,
-                    "probe_images": 256,
-                    "fit_images": 2000,
+                    "fit_images": 1500,
                     "heldout_images": 600,
+                    "training": {"mode": "frozen"},
                 },
             ).json()
             _wait_job(client, asm["job"]["id"], "assembly")
             asm = client.get(f"/v1/assemblies/{asm['id']}").json()
-            _print_assembly(asm, budget, {m["id"]: m["name"] for m in models})
+            _print_assembly(asm, budget)
             archive = data_dir / "assembly.zip"
             archive.write_bytes(client.get(f"/v1/assemblies/{asm['id']}/checkpoint").content)
             console.print(
@@ -215,25 +218,54 @@ def _upload_dataset(client: httpx.Client) -> dict[str, Any]:
     return dict(ds)
 
 
-def _print_assembly(asm: dict[str, Any], budget: dict[str, int], names: dict[str, str]) -> None:
-    scores = ", ".join(f"{names[k]}={v:.2f}" for k, v in (asm["model_scores"] or {}).items())
-    console.print(f"  budget {budget}; per-model LogME on the target (normalised): {scores}")
-    table = Table("rank", "blocks", "params (IP = built)", "MFLOPs", "NASWOT", "LogME", "held-out acc")
-    for c in asm["candidates"]:
-        blocks = " → ".join(
-            f"{b['model_name'].split('_')[0]}[{b['first_node']}-{b['last_node']}]" for b in c["blocks"]
-        )
-        naswot = c["proxy_scores"]["naswot"]
+def _upload_transfer_target(client: httpx.Client) -> dict[str, Any]:
+    """The bundled images rotated and inverted: a task none of the zoo models was trained on."""
+    with np.load(SUBSET, allow_pickle=False) as data:
+        images, labels = data["images"], data["labels"]
+    buffer = io.BytesIO()
+    np.savez(buffer, images=rotated_inverted(images), labels=labels)
+    r = client.post(
+        "/v1/datasets",
+        files={"file": ("fashion_rotated_inverted.npz", buffer.getvalue())},
+        data={"name": "fashion-rotated-inverted"},
+    )
+    r.raise_for_status()
+    console.print(f"  target task: {TRANSFER_TASK}, {r.json()['num_images']} images")
+    return dict(r.json())
+
+
+def _short(blocks: list[dict[str, Any]]) -> str:
+    return " → ".join(f"{b['model_name'].split('_')[0]}[{b['first_node']}-{b['last_node']}]" for b in blocks)
+
+
+def _print_assembly(asm: dict[str, Any], budget: dict[str, int]) -> None:
+    cfg = asm["config"]
+    console.print(
+        f"  budget {budget}: {len(asm['pool'])} distinct chains of ≥ 2 donors scored by {cfg['proxy']}; "
+        f"the best {len(asm['candidates'])} trained ({cfg['training']['mode']}), chosen on validation"
+    )
+    table = Table("", "network", "params", "MFLOPs", "closed-form val", "trained val", "held-out")
+    rows = [(f"finalist {c['rank']}", _short(c["blocks"]), c) for c in asm["candidates"]]
+    rows += [("zoo model", z["model_name"], z) for z in asm["zoo_models"]]
+    for label, name, c in rows:
+        if c == asm["chosen"]:
+            label = "[bold]chosen[/bold]"
         table.add_row(
-            str(c["rank"]),
-            blocks,
-            f"{c['predicted_params']:,} = {c['built_params']:,}",
-            f"{c['built_flops'] / 1e6:.1f}",
-            f"{naswot['value']:.1f}" if naswot["finite"] else "−inf",
-            f"{c['proxy_scores']['logme']:.3f}" if c["proxy_scores"]["logme"] is not None else "-",
+            label, name, f"{c['built_params']:,}", f"{c['built_flops'] / 1e6:.1f}",
+            f"{c['closed_form_validation_accuracy']:.1%}", f"{c['validation_accuracy']:.1%}",
             f"{c['heldout_accuracy']:.1%}",
-        )
+        )  # fmt: skip
     console.print(table)
+    base = asm["baseline"]
+    if base is None:
+        console.print(f"  {asm['baseline_note']}")
+    else:
+        console.print(
+            f"  baseline: {base['model_name']} (best zoo model within the budget, on validation), "
+            f"held-out {base['heldout_accuracy']:.1%}; reassembly {asm['chosen']['heldout_accuracy']:.1%}: "
+            f"gain {asm['gain']:+.1f} points"
+        )
+    console.print(f"  [bold]recommendation: {asm['recommendation']}[/bold] (decided on the validation split)")
 
 
 def _print_partition(part: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from api.routers.datasets import get_dataset
 from api.routers.partitions import get_partition
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.store.ids import new_id
 from core.store.models import Artifact, AssemblyRow, Job, Model, PartitionRow
 
@@ -31,8 +31,9 @@ def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
     result = row.result or {}
     out.candidates = result.get("candidates", [])
     out.chosen = out.candidates[result["chosen"]] if out.candidates else None
-    out.model_scores = result.get("model_scores")
-    out.training = result.get("training")
+    for name in ("baseline", "baseline_note", "gain", "recommendation", "pool", "zoo_models", "target"):
+        if name in result:
+            setattr(out, name, result[name])
     out.error = result.get("error")
     out.checkpoint_available = row.checkpoint_artifact_id is not None
     out.job = JobOut.model_validate(job) if job is not None else None
@@ -40,7 +41,8 @@ def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
 
 
 def check_budget(session: Session, part: PartitionRow, num_classes: int, body: AssemblyCreate) -> None:
-    """Answer an impossible budget now (422 with the smallest feasible params and FLOPs)."""
+    """Answer an impossible budget now: 422 with the smallest feasible params and FLOPs, or with the
+    most donors a candidate of this partition can have."""
     from core.assembly.problem import Budget, assembly_problem
     from core.search import check_budget as check
     from core.store.dissections import dissection_of
@@ -56,11 +58,23 @@ def check_budget(session: Session, part: PartitionRow, num_classes: int, body: A
         mid: [tuple(b) for b in part.result["partition"]["cuts"][i]] for i, mid in enumerate(part.model_ids)
     }
     c = body.constraints
+    sets = len(next(iter(cuts.values()))) if cuts else 0
+    if c.min_donors > min(len(cuts), sets):
+        raise InvalidInput(
+            f"min_donors={c.min_donors} but partition {part.id} has {len(cuts)} models and {sets} "
+            f"equivalence sets, so a candidate has at most {min(len(cuts), sets)} donors; "
+            "lower min_donors",
+            details={"min_donors": c.min_donors, "models": len(cuts), "sets": sets},
+        )
     # Latencies are measured by the worker; here only the params/FLOPs bounds can be checked.
-    problem = assembly_problem(
-        cuts, dissections, num_classes, Budget(c.max_params, c.max_flops, c.min_params)
+    budget = Budget(
+        max_params=c.max_params,
+        max_flops=c.max_flops,
+        min_params=c.min_params,
+        min_flops=c.min_flops,
+        min_donors=c.min_donors,
     )
-    check(problem)
+    check(assembly_problem(cuts, dissections, num_classes, budget))
 
 
 @router.post("/v1/assemblies", operation_id="create_assembly", response_model=AssemblyOut, status_code=202)
@@ -73,8 +87,9 @@ def create_assembly(
     owner: OwnerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AssemblyOut:
-    """Search the partition's equivalence sets under the budget (a job): the integer program's top
-    candidates are built with least-squares stitches, scored by the proxy, and the best exported."""
+    """Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
+    chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
+    trained as asked and the best on validation exported, beside the best zoo model that fits."""
     replay = replayed_job(session, owner, idempotency_key, "assembly", body.model_dump())
     if replay is not None:
         response.status_code = 200
@@ -83,6 +98,13 @@ def create_assembly(
     if part.status != "done":
         raise Conflict(f"partition {part.id} is {part.status}; assemble once it is done")
     dataset = get_dataset(session, body.target_dataset_id, owner)
+    if body.heldout_dataset_id is not None:
+        heldout = get_dataset(session, body.heldout_dataset_id, owner)
+        if heldout.num_classes != dataset.num_classes:
+            raise InvalidInput(
+                f"the held-out dataset has {heldout.num_classes} classes, the target {dataset.num_classes}: "
+                "give a test set of the same classes"
+            )
     check_budget(session, part, dataset.num_classes, body)
     row = AssemblyRow(
         id=new_id("asm"),

@@ -1,106 +1,123 @@
-"""From a partition to a ranked list of built candidates (DeRy §3.3, training-free).
+"""From a partition to a chosen network and its baseline (DeRy §3.3, Eq. 8–11, made honest).
 
-1. Per-model transferability on the target (LogME of the donor's own pooled features), min-max
-   normalised to [0, 1]: the per-block score of the integer program.
-2. Interface compatibility: CKA between the output of block k and the input of block k+1, read
-   from the partition's point similarity.
-3. The integer program's top-N distinct solutions under the budget.
-4. Every solution is built, its stitches fitted by least squares and its head in closed form on
-   the target's fit split, then scored with NASWOT and LogME; the ranking uses the chosen proxy.
+1. The integer program's pool: up to ``pool_size`` distinct chains (one block per equivalence set)
+   that meet the budget and use at least ``min_donors`` donors, drawn at random (the paper draws
+   budget-feasible candidates and ranks them all by a whole-network proxy).
+2. Every chain is built (least-squares stitches, closed-form head with its ridge chosen on the
+   validation split) and scored by a whole-network proxy: the closed-form head's validation
+   accuracy (default), LogME of the assembled features, or NASWOT at initialisation.
+3. The best ``finalists`` by the proxy are trained as asked (FZ/FT, keeping the best epoch on
+   validation) and the one with the best validation accuracy is chosen.
+4. The baseline: every zoo model that fits the same budget, kept whole with a new head, measured
+   and trained the same way; the best on validation is reported beside the choice, with the gain
+   on held-out data and a recommendation decided on validation.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
 
-from core.assembly.problem import Budget, assembly_problem, parse_block_id
-from core.dissect import SplitModel
-from core.dissect.types import Dissection
-from core.progress import Progress, no_progress, scaled
-from core.proxy import logme, pooled_features, score_candidate
-from core.search import BlockCandidate, Solution, rerank, solve
-from core.similarity import PointSimilarity
-from core.stitch import (
-    AssemblySpec,
-    BlockRef,
-    DonorModel,
-    ReassembledNet,
-    build_reassembled,
-    fit_head_closed_form,
+from core.assembly.evaluate import (
+    Donor,
+    Evaluation,
+    Proxy,
+    TargetData,
+    accuracy,
+    describe_blocks,
+    evaluate_chain,
+    evaluation_record,
+    spec_for,
 )
-from core.stitch.network import stitch_records
+from core.assembly.problem import Budget, assembly_problem, block_id, parse_block_id
+from core.assembly.training import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, train_network
+from core.progress import Progress, no_progress, scaled
+from core.search import Solution, candidate_pool
+from core.stitch import BlockRef, assembly_cost
 
-Proxy = Literal["naswot", "logme"]
+DEFAULT_PROXY: Proxy = "validation"  # best Kendall τ against trained accuracy (docs/results.md)
+TrainingMode = Literal["none", "frozen", "finetune"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    mode: TrainingMode = "none"
+    epochs: int = DEFAULT_EPOCHS
+    lr: float = DEFAULT_LR
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    proxy: Proxy = DEFAULT_PROXY
+    pool_size: int = 200
+    finalists: int = 3
+    seed: int = 0
+    probe_images: int = 256
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    score_naswot: bool = False  # NASWOT for every chain even when it is not the ranking proxy
 
 
 @dataclass
-class Donor:
-    """A dissected model blocks may come from, with its input normalisation."""
+class Outcome:
+    """What the search hands back: the scored pool, the finalists (best proxy first), the chosen
+    one, every zoo model that fits the budget and the best of them (the baseline)."""
 
-    key: str
-    name: str
-    net: nn.Module
-    split: SplitModel
-    dissection: Dissection
-    info: DonorModel
-    mean: Sequence[float]
-    std: Sequence[float]
+    pool: list[dict[str, Any]]
+    finalists: list[Evaluation]
+    chosen: int
+    zoo: list[Evaluation]
+    baseline: Evaluation | None
+    baseline_note: str | None
+    proxy: Proxy
+    seconds: dict[str, float]
 
+    @property
+    def network(self) -> Evaluation:
+        return self.finalists[self.chosen]
 
-@dataclass
-class TargetData:
-    """Target images (uint8, N×H×W[×C]) and labels, split into a fit part and a held-out part."""
+    @property
+    def recommendation(self) -> Literal["reassembly", "zoo_model"]:
+        """Decided on validation (ties go to the zoo model: it is the simpler thing to ship)."""
+        if self.baseline is None:
+            return "reassembly"
+        better = self.network.final_validation_accuracy() > self.baseline.final_validation_accuracy()
+        return "reassembly" if better else "zoo_model"
 
-    fit_images: np.ndarray
-    fit_labels: np.ndarray
-    heldout_images: np.ndarray
-    heldout_labels: np.ndarray
-    num_classes: int
+    @property
+    def gain(self) -> float | None:
+        """Held-out accuracy of the choice minus the baseline's, in points."""
+        if self.baseline is None:
+            return None
+        assert self.network.heldout_accuracy is not None and self.baseline.heldout_accuracy is not None
+        return round(100 * (self.network.heldout_accuracy - self.baseline.heldout_accuracy), 2)
 
+    def to_dict(self, donors: Mapping[str, Donor]) -> dict[str, Any]:
+        def zoo_record(ev: Evaluation) -> dict[str, Any]:
+            key = ev.chain[0].model
+            return {"model_id": key, "model_name": donors[key].name, **evaluation_record(ev, donors)}
 
-@dataclass
-class Candidate:
-    rank: int
-    solution: Solution
-    blocks: list[dict[str, Any]]
-    built_params: int
-    built_flops: int
-    naswot: dict[str, Any]
-    logme: float | None
-    fit_accuracy: float
-    heldout_accuracy: float
-    stitches: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        s = self.solution
+        finalists = []
+        for rank, ev in enumerate(self.finalists):
+            finalists.append({"rank": rank, **evaluation_record(ev, donors)})
         return {
-            "rank": self.rank,
-            "blocks": self.blocks,
-            "predicted_params": s.params,
-            "predicted_flops": s.flops,
-            "built_params": self.built_params,
-            "built_flops": self.built_flops,
-            "ip_objective": s.objective,
-            "ip_rank": s.rank,
-            "solver_status": s.status,
-            "solve_seconds": s.wall_time_s,
-            "proxy_scores": {"naswot": self.naswot, "logme": self.logme},
-            "fit_accuracy": self.fit_accuracy,
-            "heldout_accuracy": self.heldout_accuracy,
-            "stitches": self.stitches,
+            "proxy": self.proxy,
+            "candidates": finalists,
+            "chosen": self.chosen,
+            "pool": self.pool,
+            "baseline": zoo_record(self.baseline) if self.baseline else None,
+            "baseline_note": self.baseline_note,
+            "zoo_models": [zoo_record(ev) for ev in self.zoo],
+            "gain": self.gain,
+            "recommendation": self.recommendation,
+            "seconds": self.seconds,
         }
-
-
-def prepare_images(images: np.ndarray, donor: Donor) -> torch.Tensor:
-    from core.zoo.data import prepare
-
-    return prepare(images, donor.info.input_size, donor.mean, donor.std)
 
 
 @torch.no_grad()
@@ -108,10 +125,6 @@ def block_latencies(
     cuts: Mapping[str, Sequence[tuple[int, int]]], donors: Mapping[str, Donor], repeats: int = 5
 ) -> dict[str, float]:
     """Median wall time (ms) of every candidate block on one image, measured on this worker."""
-    import time
-
-    from core.assembly.problem import block_id
-
     out = {}
     for key, blocks in cuts.items():
         d = donors[key]
@@ -129,126 +142,160 @@ def block_latencies(
     return out
 
 
-@torch.no_grad()
-def model_scores(donors: Mapping[str, Donor], target: TargetData) -> dict[str, float]:
-    """LogME of each donor's own features on the target, min-max normalised to [0, 1]."""
-    raw = {}
-    for key, d in donors.items():
-        feats = pooled_features(d.net, prepare_images(target.fit_images, d))
-        raw[key] = logme(feats.numpy(), target.fit_labels)
-    lo, hi = min(raw.values()), max(raw.values())
-    return {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in raw.items()}
+def chain_of(solution: Solution) -> tuple[BlockRef, ...]:
+    return tuple(BlockRef(*parse_block_id(b)) for b in solution.block_ids)
 
 
-def compatibility_from(sim: PointSimilarity, order: Sequence[str]):  # type: ignore[no-untyped-def]
-    """CKA(output of block a, input of block b) from the partition's point similarity."""
-    index = {key: i for i, key in enumerate(order)}
-
-    def compat(a: BlockCandidate, b: BlockCandidate) -> float:
-        ma, _, last = parse_block_id(a.id)
-        mb, first, _ = parse_block_id(b.id)
-        return float(sim.pair(index[ma], index[mb])[last + 1, first])
-
-    return compat
-
-
-def spec_of(solution: Solution, donors: Mapping[str, Donor], num_classes: int, seed: int) -> AssemblySpec:
-    refs = [BlockRef(*parse_block_id(b)) for b in solution.block_ids]
-    used = list(dict.fromkeys(r.model for r in refs))
-    return AssemblySpec(
-        blocks=tuple(refs), donors=tuple(donors[k].info for k in used), num_classes=num_classes, seed=seed
-    )
-
-
-def build_candidate(
-    solution: Solution, donors: Mapping[str, Donor], target: TargetData, seed: int, probe: int
-) -> tuple[ReassembledNet, float, torch.Tensor, torch.Tensor]:
-    """Build, LS-fit stitches and fit the head in closed form; returns (net, fit accuracy, images, labels)."""
-    spec = spec_of(solution, donors, target.num_classes, seed)
-    first = donors[spec.blocks[0].model]
-    images = prepare_images(target.fit_images, first)
-    labels = torch.from_numpy(target.fit_labels)
-    splits = {k: donors[k].split for k in spec.donor_keys}
-    dissections = {k: donors[k].dissection for k in spec.donor_keys}
-    net = build_reassembled(spec, splits, dissections, probe_images=images[:probe])
-    fit_acc = fit_head_closed_form(net, images, labels)
-    return net, fit_acc, images, labels
-
-
-@torch.no_grad()
-def accuracy(net: nn.Module, images: torch.Tensor, labels: np.ndarray, batch_size: int = 256) -> float:
-    net.eval()
-    preds = torch.cat([net(images[i : i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
-    return float((preds.numpy() == labels).mean())
-
-
-def search_and_rank(
+def draw_pool(
     cuts: Mapping[str, Sequence[tuple[int, int]]],
     donors: Mapping[str, Donor],
-    sim: PointSimilarity,
+    num_classes: int,
+    budget: Budget,
+    config: SearchConfig,
+) -> list[Solution]:
+    """The budget-feasible chains to score (raises Infeasible, naming the minima, when none fits)."""
+    latencies = block_latencies(cuts, donors) if budget.max_latency_ms is not None else None
+    problem = assembly_problem(
+        cuts, {k: d.dissection for k, d in donors.items()}, num_classes, budget, latencies=latencies
+    )
+    return candidate_pool(problem, size=config.pool_size, min_donors=budget.min_donors, seed=config.seed)
+
+
+def _finish(
+    ev: Evaluation, donors: Mapping[str, Donor], target: TargetData, config: SearchConfig, report: Progress
+) -> Evaluation:
+    """Train as configured (keeping the best validation epoch), then measure held-out accuracy."""
+    entry = donors[ev.chain[0].model].info
+    t = config.training
+    if t.mode != "none":
+        ev.history = train_network(
+            ev.net,
+            target.inputs(entry, "fit"),
+            target.label_tensor("fit"),
+            (target.inputs(entry, "validation"), target.labels["validation"]),
+            mode=t.mode, epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay, batch_size=t.batch_size,
+            seed=config.seed, progress=report,
+        )  # fmt: skip
+    ev.heldout_accuracy = accuracy(ev.net, target.inputs(entry, "heldout"), target.labels["heldout"])
+    return ev
+
+
+def zoo_that_fits(donors: Mapping[str, Donor], num_classes: int, budget: Budget) -> list[Donor]:
+    """Zoo models that, kept whole with a new head, meet the budget's upper bounds (the lower bounds
+    exist to push the search away from zoo models, so they do not rule a baseline out)."""
+    dissections = {k: d.dissection for k, d in donors.items()}
+    out = []
+    for d in donors.values():
+        cost = assembly_cost(spec_for(d.whole(), donors, num_classes, 0), dissections)
+        if (budget.max_params is None or cost.params <= budget.max_params) and (
+            budget.max_flops is None or cost.flops <= budget.max_flops
+        ):
+            out.append(d)
+    return out
+
+
+def _no_baseline_note(donors: Mapping[str, Donor], num_classes: int, budget: Budget) -> str:
+    dissections = {k: d.dissection for k, d in donors.items()}
+    costs = {
+        d.name: assembly_cost(spec_for(d.whole(), donors, num_classes, 0), dissections)
+        for d in donors.values()
+    }
+    name, cost = min(costs.items(), key=lambda kv: (kv[1].params, kv[1].flops))
+    return (
+        f"no zoo model fits the budget (the smallest, {name}, has {cost.params:,} params and "
+        f"{cost.flops:,} FLOPs with a new head): here reassembly is the only answer"
+    )
+
+
+def search(
+    cuts: Mapping[str, Sequence[tuple[int, int]]],
+    donors: Mapping[str, Donor],
     target: TargetData,
     budget: Budget,
-    *,
-    proxy: Proxy = "naswot",
-    top_n: int = 5,
-    compat_weight: float = 1.0,
-    seed: int = 0,
-    probe_images: int = 256,
-    time_limit_s: float = 60.0,
+    config: SearchConfig | None = None,
     progress: Progress | None = None,
-) -> tuple[list[Candidate], dict[str, float], ReassembledNet]:
-    """Ranked candidates (best first), the per-model scores used, and the best network built."""
+) -> Outcome:
+    """Pool → proxy ranking → finalists trained → choice on validation → baseline. See the module doc."""
+    cfg = config or SearchConfig()
     report = progress or no_progress
-    report(0.02, "scoring each donor's transferability on the target (LogME)")
-    scores = model_scores(donors, target)
-    latencies = None
-    if budget.max_latency_ms is not None:
-        report(0.06, "timing every candidate block on this worker")
-        latencies = block_latencies(cuts, donors)
-    problem = assembly_problem(
-        cuts,
-        {k: d.dissection for k, d in donors.items()},
-        target.num_classes,
-        budget,
-        scores=scores,
-        compatibility=compatibility_from(sim, list(cuts)),
-        compat_weight=compat_weight,
-        latencies=latencies,
-    )
-    report(0.1, f"solving the integer program for the top {top_n}")
-    solutions = solve(problem, top_n=top_n, time_limit_s=time_limit_s)
-    built: dict[int, tuple[ReassembledNet, Candidate]] = {}
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    report(0.01, "drawing the pool of budget-feasible chains")
+    solutions = draw_pool(cuts, donors, target.num_classes, budget, cfg)
+    seconds["pool"] = time.perf_counter() - clock
 
-    def score(sol: Solution) -> Any:
-        net, fit_acc, images, labels = build_candidate(sol, donors, target, seed, probe_images)
-        sub = scaled(
-            report, 0.2 + 0.75 * len(built) / len(solutions), 0.2 + 0.75 * (len(built) + 1) / len(solutions)
+    with_naswot = cfg.score_naswot or cfg.proxy == "naswot"
+    pool: list[dict[str, Any]] = []
+    scored: list[tuple[float, int]] = []
+    clock = time.perf_counter()
+    for i, sol in enumerate(solutions):
+        ev = evaluate_chain(
+            chain_of(sol),
+            donors,
+            target,
+            seed=cfg.seed,
+            probe_images=cfg.probe_images,
+            with_naswot=with_naswot,
         )
-        scores_ = score_candidate(net, images[:probe_images], labels[:probe_images], seed=seed, progress=sub)
-        first = donors[parse_block_id(sol.block_ids[0])[0]]
-        held = accuracy(net, prepare_images(target.heldout_images, first), target.heldout_labels)
-        blocks = []
-        for b in sol.block_ids:
-            key, f, last = parse_block_id(b)
-            nodes = donors[key].dissection.nodes
-            blocks.append(
-                {"model_id": key, "model_name": donors[key].name, "first_node": f, "last_node": last,
-                 "first_path": nodes[f].path, "last_path": nodes[last].path}
-            )  # fmt: skip
-        cand = Candidate(
-            rank=-1, solution=sol, blocks=blocks, built_params=scores_.params, built_flops=scores_.flops,
-            naswot=scores_.naswot.to_dict(), logme=scores_.logme, fit_accuracy=fit_acc, heldout_accuracy=held,
-            stitches=stitch_records(net),
+        pool.append(
+            {"block_ids": list(sol.block_ids), "donors": ev.donors, "predicted_params": sol.params,
+             "predicted_flops": sol.flops, "built_params": ev.params, "built_flops": ev.flops,
+             "proxy_scores": ev.scores()}
         )  # fmt: skip
-        built[sol.rank] = (net, cand)
-        return scores_.naswot if proxy == "naswot" else float(scores_.logme or float("-inf"))
+        scored.append((ev.proxy(cfg.proxy), i))
+        report(0.05 + 0.6 * (i + 1) / len(solutions), f"scored chain {i + 1}/{len(solutions)}")
+    seconds["score_pool"] = time.perf_counter() - clock
 
-    ranked = rerank(solutions, score)
-    out = []
-    for position, r in enumerate(ranked):
-        cand = built[r.solution.rank][1]
-        cand.rank = position
-        out.append(cand)
-    best_net = built[ranked[0].solution.rank][0]
-    report(1.0, f"best candidate: held-out accuracy {out[0].heldout_accuracy:.1%}")
-    return out, scores, best_net
+    order = [i for _, i in sorted(scored, key=lambda si: (-si[0], si[1]))]
+    for position, i in enumerate(order):
+        pool[i]["proxy_rank"] = position
+    clock = time.perf_counter()
+    finalists = []
+    top = order[: cfg.finalists]
+    for n, i in enumerate(top):
+        step = scaled(report, 0.65 + 0.2 * n / len(top), 0.65 + 0.2 * (n + 1) / len(top))
+        step(0.0, f"training finalist {n + 1}/{len(top)}")
+        ev = evaluate_chain(
+            chain_of(solutions[i]), donors, target,
+            seed=cfg.seed, probe_images=cfg.probe_images, with_naswot=with_naswot,
+        )  # fmt: skip
+        finalists.append(_finish(ev, donors, target, cfg, step))
+    chosen = max(range(len(finalists)), key=lambda n: (finalists[n].final_validation_accuracy(), -n))
+    seconds["finalists"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    fitting = zoo_that_fits(donors, target.num_classes, budget)
+    zoo = []
+    for n, d in enumerate(fitting):
+        step = scaled(report, 0.85 + 0.15 * n / len(fitting), 0.85 + 0.15 * (n + 1) / len(fitting))
+        step(0.0, f"baseline: {d.name} kept whole with a new head")
+        ev = evaluate_chain(d.whole(), donors, target, seed=cfg.seed, probe_images=cfg.probe_images)
+        zoo.append(_finish(ev, donors, target, cfg, step))
+    baseline = max(zoo, key=lambda ev: ev.final_validation_accuracy(), default=None)
+    seconds["baseline"] = time.perf_counter() - clock
+    note = None if baseline else _no_baseline_note(donors, target.num_classes, budget)
+    outcome = Outcome(pool, finalists, chosen, zoo, baseline, note, cfg.proxy, seconds)
+    net = outcome.network
+    message = f"chose {describe_chain(net.chain)}: held-out {net.heldout_accuracy:.1%}"
+    if baseline is not None:
+        message += f" vs {donors[baseline.chain[0].model].name} {baseline.heldout_accuracy:.1%}"
+    report(1.0, message)
+    return outcome
+
+
+def describe_chain(chain: Sequence[BlockRef]) -> str:
+    return " → ".join(f"{b.model}[{b.first}-{b.last}]" for b in chain)
+
+
+__all__ = [
+    "DEFAULT_PROXY",
+    "Donor",
+    "Outcome",
+    "SearchConfig",
+    "TargetData",
+    "TrainingConfig",
+    "block_latencies",
+    "chain_of",
+    "describe_blocks",
+    "search",
+]

@@ -19,10 +19,16 @@ from core.stitch.plan import StitchCost, head_cost, image_node, stitch_cost, sti
 
 @dataclass(frozen=True)
 class Budget:
+    """The user's constraints, built as ``Budget(**constraints)``. ``min_donors`` is not a bound of
+    the integer program: ``core.search.candidate_pool`` consumes it (2 by default, because an
+    assembly is a reassembly unless the user asks otherwise)."""
+
     max_params: int | None = None
     max_flops: int | None = None
     min_params: int | None = None
-    max_latency_ms: float | None = None
+    max_latency_ms: float | None = None  # fourth, as before: positional callers keep working
+    min_flops: int | None = None
+    min_donors: int = 2
 
 
 def block_id(model: str, first: int, last: int) -> str:
@@ -42,7 +48,7 @@ def partition_candidates(
     latencies: Mapping[str, float] | None = None,
 ) -> list[list[BlockCandidate]]:
     """Per set, the block of every model (``cuts[model][k]``), scored by its model's score, with its
-    measured latency (by block id) when given."""
+    measured latency (by block id) when given; its model key names its donor."""
     k = len(next(iter(cuts.values())))
     sets: list[list[BlockCandidate]] = []
     for s in range(k):
@@ -59,6 +65,7 @@ def partition_candidates(
                     flops=sum(n.flops for n in nodes),
                     score=float(scores.get(model, 0.0)) if scores else 0.0,
                     latency_ms=latencies.get(block_id(model, first, last)) if latencies else None,
+                    model=model,
                 )
             )
         sets.append(row)
@@ -99,6 +106,7 @@ def assembly_problem(
         max_params=budget.max_params,
         max_flops=budget.max_flops,
         min_params=budget.min_params,
+        min_flops=budget.min_flops,
         max_latency_ms=budget.max_latency_ms,
         compat_weight=compat_weight,
     )

@@ -1,8 +1,14 @@
 """Gradient training of a reassembled network: FZ (blocks frozen: stitches + head, and a stitched
-stem) or FT (everything), AdamW with a cosine schedule, seeded, with metrics per epoch."""
+stem) or FT (everything), AdamW with a cosine schedule, seeded, with metrics per epoch.
+
+Training starts from the least-squares stitches and the closed-form head and never loses that
+starting point: the validation accuracy is measured before the first epoch and after every epoch,
+and the weights of the best one (the start included; ties keep the earlier) are restored at the end.
+"""
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Literal
 
@@ -10,29 +16,34 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.assembly.evaluate import accuracy
 from core.progress import Progress, no_progress
 from core.stitch import ReassembledNet
 
 Mode = Literal["frozen", "finetune"]
+
+# Chosen on the validation split of benchmarks/dery_fashion.py (docs/results.md), not on held-out data.
+DEFAULT_EPOCHS = 5
+DEFAULT_LR = 1e-3
+DEFAULT_WEIGHT_DECAY = 1e-4
 
 
 def train_network(
     net: ReassembledNet,
     images: torch.Tensor,
     labels: torch.Tensor,
-    heldout: tuple[torch.Tensor, np.ndarray],
+    validation: tuple[torch.Tensor, np.ndarray],
     *,
     mode: Mode,
-    epochs: int,
-    lr: float,
-    batch_size: int,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = 64,
     seed: int = 0,
-    weight_decay: float = 0.05,
+    weight_decay: float = DEFAULT_WEIGHT_DECAY,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Train in place; returns one record per epoch (mean loss, held-out accuracy)."""
-    from core.assembly.pipeline import accuracy
-
+    """Train in place and keep the best epoch on ``validation``; returns one record per epoch
+    (epoch 0 = the starting point) with the mean loss, the validation accuracy and ``kept``."""
     report = progress or no_progress
     if mode == "frozen":
         net.freeze_blocks()
@@ -47,8 +58,9 @@ def train_network(
     )
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    history = []
-    for epoch in range(epochs):
+    best_acc, best_epoch, best_state = accuracy(net, *validation), 0, copy.deepcopy(net.state_dict())
+    history: list[dict[str, Any]] = [{"epoch": 0, "loss": None, "validation_accuracy": best_acc}]
+    for epoch in range(1, epochs + 1):
         net.train()
         order = torch.randperm(len(images), generator=generator)
         losses = []
@@ -60,11 +72,15 @@ def train_network(
             optimiser.step()
             schedule.step()
             losses.append(float(loss.detach()))
-        held = accuracy(net, *heldout)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "heldout_accuracy": held})
+        val = accuracy(net, *validation)
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "validation_accuracy": val})
+        if val > best_acc:
+            best_acc, best_epoch, best_state = val, epoch, copy.deepcopy(net.state_dict())
         report(
-            (epoch + 1) / epochs,
-            f"epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.3f}, held-out {held:.1%}",
+            epoch / epochs, f"epoch {epoch}/{epochs}: loss {history[-1]['loss']:.3f}, validation {val:.1%}"
         )
+    net.load_state_dict(best_state)
     net.eval()
+    for record in history:
+        record["kept"] = record["epoch"] == best_epoch
     return history

@@ -1,4 +1,5 @@
-"""Reassembly search: the integer program (PuLP/CBC), its top-N solutions, and proxy re-ranking."""
+"""Reassembly search: the integer program (PuLP/CBC), its top-N solutions, the pool of diverse
+budget-feasible candidates, and proxy re-ranking."""
 
 from core.search.bounds import (
     Extreme,
@@ -11,6 +12,7 @@ from core.search.bounds import (
 )
 from core.search.build import BlockCandidate, build_problem
 from core.search.ip import Solution, check_budget, solve
+from core.search.pool import candidate_pool
 from core.search.problem import BlockOption, SearchProblem, StitchTerm
 from core.search.rerank import RankedSolution, rerank
 
@@ -23,6 +25,7 @@ __all__ = [
     "Solution",
     "StitchTerm",
     "build_problem",
+    "candidate_pool",
     "check_budget",
     "chain_extreme",
     "max_params",

@@ -69,6 +69,11 @@ def min_flops(problem: SearchProblem) -> Extreme | None:
     return None if e is None else Extreme(e.value + problem.extra_flops, e.choice)
 
 
+def max_flops(problem: SearchProblem) -> Extreme | None:
+    e = chain_extreme(problem, lambda o: o.flops, lambda t: t.flops, maximise=True)
+    return None if e is None else Extreme(e.value + problem.extra_flops, e.choice)
+
+
 def min_latency(problem: SearchProblem) -> Extreme | None:
     if any(o.latency_ms is None for options in problem.sets for o in options):
         return None

@@ -40,6 +40,7 @@ class BlockCandidate:
     flops: int
     score: float  # per-block score on the target (e.g. a per-model proxy/transferability)
     latency_ms: float | None = None
+    model: str = ""  # the donor's model key: blocks of one model count as one donor (min_donors)
 
 
 Compatibility = Callable[[BlockCandidate, BlockCandidate], float] | Mapping[tuple[str, str], float]
@@ -56,6 +57,7 @@ def build_problem(
     max_params: int | None = None,
     max_flops: int | None = None,
     min_params: int | None = None,
+    min_flops: int | None = None,
     max_latency_ms: float | None = None,
     compat_weight: float = 1.0,
     extra_params: int = 0,
@@ -84,7 +86,14 @@ def build_problem(
                 extra = exit_cost(c)
                 params, flops = params + int(extra.params), flops + int(extra.flops)
             row.append(
-                BlockOption(id=c.id, params=params, flops=flops, score=c.score, latency_ms=c.latency_ms)
+                BlockOption(
+                    id=c.id,
+                    params=params,
+                    flops=flops,
+                    score=c.score,
+                    latency_ms=c.latency_ms,
+                    group=c.model,
+                )
             )
         options.append(row)
 
@@ -116,6 +125,7 @@ def build_problem(
         max_params=max_params,
         max_flops=max_flops,
         min_params=min_params,
+        min_flops=min_flops,
         max_latency_ms=max_latency_ms,
         compat_weight=compat_weight,
         extra_params=extra_params,

@@ -22,7 +22,15 @@ import pulp
 
 from core.errors import Infeasible, InvalidInput, ReassemblyError
 from core.progress import Progress, no_progress
-from core.search.bounds import Extreme, max_params, min_flops, min_latency, min_params, prefix_suffix
+from core.search.bounds import (
+    Extreme,
+    max_flops,
+    max_params,
+    min_flops,
+    min_latency,
+    min_params,
+    prefix_suffix,
+)
 from core.search.cbc import solve_with_deadline
 from core.search.problem import SearchProblem, StitchTerm
 
@@ -38,9 +46,12 @@ class Solution:
     block_score: float
     compatibility: float
     objective: float
-    status: str  # "optimal" (proven best among the remaining) or "time_limit" (best found in time)
-    wall_time_s: float  # this solution's CBC run
-    elapsed_s: float  # since solve() started
+    # solve(): "optimal" (proven best among the remaining) or "time_limit" (best found in time);
+    # candidate_pool(): "enumerated" (drawn from the exhaustive enumeration) or "sampled" /
+    # "time_limit" (a randomised integer program's optimum / incumbent)
+    status: str
+    wall_time_s: float  # this solution's CBC run (the enumeration's, for "enumerated")
+    elapsed_s: float  # since solve() / candidate_pool() started
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -53,15 +64,42 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.3f}"
 
 
+def solution_of(
+    problem: SearchProblem,
+    choice: tuple[int, ...],
+    *,
+    rank: int,
+    status: str,
+    wall_time_s: float,
+    elapsed_s: float,
+) -> Solution:
+    """The Solution of one combination, every figure computed exactly by the problem."""
+    return Solution(
+        rank=rank,
+        choice=choice,
+        block_ids=tuple(problem.sets[k][i].id for k, i in enumerate(choice)),
+        params=problem.params_of(choice),
+        flops=problem.flops_of(choice),
+        latency_ms=problem.latency_of(choice),
+        block_score=problem.block_score_of(choice),
+        compatibility=problem.compatibility_of(choice),
+        objective=problem.objective_of(choice),
+        status=status,
+        wall_time_s=wall_time_s,
+        elapsed_s=elapsed_s,
+    )
+
+
 def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
     """An Infeasible naming the smallest params and FLOPs any candidate needs."""
-    lo_p, lo_f, hi_p, lo_l = (
+    lo_p, lo_f, hi_p, hi_f, lo_l = (
         min_params(problem),
         min_flops(problem),
         max_params(problem),
+        max_flops(problem),
         min_latency(problem),
     )
-    if lo_p is None or lo_f is None or hi_p is None:
+    if lo_p is None or lo_f is None or hi_p is None or hi_f is None:
         return Infeasible(
             "no candidate network exists: no chain of supported stitches links one block of every set; "
             "add models to the partition or allow more stitch kinds",
@@ -78,10 +116,12 @@ def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
         "min_flops": int(lo_f.value),
         "min_flops_blocks": ids(lo_f),
         "max_params": int(hi_p.value),
+        "max_flops": int(hi_f.value),
         "constraints": {
             "max_params": problem.max_params,
             "max_flops": problem.max_flops,
             "min_params": problem.min_params,
+            "min_flops": problem.min_flops,
             "max_latency_ms": problem.max_latency_ms,
         },
     }
@@ -102,19 +142,22 @@ def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
         )
     elif reason == "min_params":
         message += f"; the largest candidate has {_fmt(hi_p.value)} params, so lower min_params"
+    elif reason == "min_flops":
+        message += f"; the largest candidate needs {_fmt(hi_f.value)} FLOPs, so lower min_flops"
     message += "; raise the budget"
     return Infeasible(message, details=details)
 
 
 def check_budget(problem: SearchProblem) -> None:
     """Raise Infeasible (with the exact minima) for budgets no candidate meets; cheap, no solver."""
-    lo_p, lo_f, hi_p, lo_l = (
+    lo_p, lo_f, hi_p, hi_f, lo_l = (
         min_params(problem),
         min_flops(problem),
         max_params(problem),
+        max_flops(problem),
         min_latency(problem),
     )
-    if lo_p is None or lo_f is None or hi_p is None:
+    if lo_p is None or lo_f is None or hi_p is None or hi_f is None:
         raise _infeasible(problem, "no_valid_chain")
     if problem.max_params is not None and problem.max_params < lo_p.value:
         raise _infeasible(problem, "max_params")
@@ -128,8 +171,23 @@ def check_budget(problem: SearchProblem) -> None:
         and problem.min_params > problem.max_params
     ):
         raise _infeasible(problem, "min_params")
+    if problem.min_flops is not None and (
+        problem.min_flops > hi_f.value
+        or (problem.max_flops is not None and problem.min_flops > problem.max_flops)
+    ):
+        raise _infeasible(problem, "min_flops")
     if problem.max_latency_ms is not None and lo_l is not None and problem.max_latency_ms < lo_l.value:
         raise _infeasible(problem, "max_latency_ms")
+
+
+def search_timeout(time_limit_s: float, status: str) -> ReassemblyError:
+    """The error of a search that found nothing in time (as opposed to a proven-infeasible one)."""
+    return ReassemblyError(
+        f"the solver found no assembly within time_limit_s={time_limit_s:g} s (CBC status: {status}); "
+        "raise the time limit or shrink the candidate sets",
+        code="search_timeout",
+        details={"time_limit_s": time_limit_s, "status": status},
+    )
 
 
 @dataclass
@@ -137,6 +195,7 @@ class _Model:
     lp: pulp.LpProblem
     x: list[list[pulp.LpVariable]]
     y: dict[tuple[int, int, int], pulp.LpVariable]
+    cuts: int = 0
 
     def start_values(self, choice: tuple[int, ...]) -> dict[str, float] | None:
         """The MIP start that encodes one combination (None if a stitch of it has no variable)."""
@@ -147,6 +206,14 @@ class _Model:
                 return None
             values[var.name] = 1.0
         return values
+
+    def cut(self, choice: tuple[int, ...]) -> None:
+        """A no-good cut: the combination can never be returned again."""
+        self.cuts += 1
+        self.lp += (
+            pulp.lpSum(self.x[k][i] for k, i in enumerate(choice)) <= len(choice) - 1,
+            f"no_good_{self.cuts}",
+        )
 
     def choice(self, values: dict[str, float]) -> tuple[int, ...] | None:
         picked = []
@@ -172,6 +239,9 @@ def _useless_stitches(problem: SearchProblem) -> set[tuple[int, int, int]]:
     if problem.max_flops is not None:
         pre, suf = prefix_suffix(problem, lambda o: o.flops, lambda t: t.flops)
         checks.append((pre, suf, lambda t: t.flops, problem.max_flops - problem.extra_flops, True))
+    if problem.min_flops is not None:
+        pre, suf = prefix_suffix(problem, lambda o: o.flops, lambda t: t.flops, maximise=True)
+        checks.append((pre, suf, lambda t: t.flops, problem.min_flops - problem.extra_flops, False))
     if problem.max_latency_ms is not None:
         pre, suf = prefix_suffix(problem, lambda o: o.latency_ms or 0.0, lambda t: t.latency_ms)
         checks.append(
@@ -230,8 +300,11 @@ def _build(problem: SearchProblem) -> _Model:
         lp += total_params <= problem.max_params, "max_params"
     if problem.min_params is not None:
         lp += total_params >= problem.min_params, "min_params"
+    total_flops = pulp.lpSum(flops) + problem.extra_flops
     if problem.max_flops is not None:
-        lp += pulp.lpSum(flops) + problem.extra_flops <= problem.max_flops, "max_flops"
+        lp += total_flops <= problem.max_flops, "max_flops"
+    if problem.min_flops is not None:
+        lp += total_flops >= problem.min_flops, "min_flops"
     if problem.max_latency_ms is not None:
         lp += pulp.lpSum(latency) + problem.extra_latency_ms <= problem.max_latency_ms, "max_latency_ms"
     lp += -pulp.lpSum(gain)
@@ -297,23 +370,16 @@ def solve(
             raise ReassemblyError(
                 "CBC returned a solution that is not one block per set", code="solver_failed"
             )
-        no_good = pulp.lpSum(model.x[k][i] for k, i in enumerate(choice)) <= problem.k - 1
-        model.lp += no_good, f"no_good_{len(seen)}"
+        model.cut(choice)
         seen.add(choice)
         pool.add_neighbours(choice, seen)
         if not problem.satisfies(choice):
             continue  # within CBC's tolerance but over a bound in exact arithmetic: cut it and go on
         solutions.append(
-            Solution(
+            solution_of(
+                problem,
+                choice,
                 rank=len(solutions),
-                choice=choice,
-                block_ids=tuple(problem.sets[k][i].id for k, i in enumerate(choice)),
-                params=problem.params_of(choice),
-                flops=problem.flops_of(choice),
-                latency_ms=problem.latency_of(choice),
-                block_score=problem.block_score_of(choice),
-                compatibility=problem.compatibility_of(choice),
-                objective=problem.objective_of(choice),
                 status=outcome.status,
                 wall_time_s=outcome.wall_time_s,
                 elapsed_s=time.monotonic() - start,
@@ -321,10 +387,5 @@ def solve(
         )
         report(len(solutions) / top_n, f"found {len(solutions)}/{top_n} assemblies")
     if not solutions:
-        raise ReassemblyError(
-            f"the solver found no assembly within time_limit_s={time_limit_s:g} s (CBC status: {status}); "
-            "raise the time limit or shrink the candidate sets",
-            code="search_timeout",
-            details={"time_limit_s": time_limit_s, "status": status},
-        )
+        raise search_timeout(time_limit_s, status)
     return solutions

@@ -20,6 +20,7 @@ class BlockOption:
     flops: int
     score: float
     latency_ms: float | None = None
+    group: str = ""  # the donor (model key) the block comes from; counted by ``min_donors``
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SearchProblem:
     max_params: int | None = None
     max_flops: int | None = None
     min_params: int | None = None
+    min_flops: int | None = None
     max_latency_ms: float | None = None
     compat_weight: float = 1.0
     extra_params: int = 0
@@ -88,7 +90,7 @@ class SearchProblem:
                         raise InvalidInput(
                             f"stitch layer {k} has a negative cost or a non-finite compatibility"
                         )
-        for name in ("max_params", "max_flops", "min_params", "max_latency_ms"):
+        for name in ("max_params", "max_flops", "min_params", "min_flops", "max_latency_ms"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InvalidInput(f"{name} must be non-negative, got {value}")
@@ -125,6 +127,10 @@ class SearchProblem:
     def block_score_of(self, choice: tuple[int, ...]) -> float:
         return sum(self.sets[k][i].score for k, i in enumerate(choice))
 
+    def donors_of(self, choice: tuple[int, ...]) -> int:
+        """How many distinct donors (``BlockOption.group``) the combination draws blocks from."""
+        return len({self.sets[k][i].group for k, i in enumerate(choice)})
+
     def compatibility_of(self, choice: tuple[int, ...]) -> float:
         return sum(t.compatibility for t in self.stitches(choice))
 
@@ -140,7 +146,10 @@ class SearchProblem:
             return False
         if self.min_params is not None and params < self.min_params:
             return False
-        if self.max_flops is not None and self.flops_of(choice) > self.max_flops:
+        flops = self.flops_of(choice)
+        if self.max_flops is not None and flops > self.max_flops:
+            return False
+        if self.min_flops is not None and flops < self.min_flops:
             return False
         if self.max_latency_ms is not None:
             latency = self.latency_of(choice)

@@ -17,7 +17,11 @@ def dery_scale_problem(seed: int = 0, models: int = 24, k: int = 4) -> SearchPro
     sets = [
         [
             BlockOption(
-                f"m{m}.s{i}", r.randint(10**6, 2 * 10**7), r.randint(10**8, 3 * 10**9), r.uniform(0, 1)
+                f"m{m}.s{i}",
+                r.randint(10**6, 2 * 10**7),
+                r.randint(10**8, 3 * 10**9),
+                r.uniform(0, 1),
+                group=f"m{m}",
             )
             for m in range(models)
         ]

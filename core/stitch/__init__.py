@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from core.stitch.adapter import Stitch, build_stitch
     from core.stitch.export import export_archive, load_archive, weights_sha256
     from core.stitch.fit import fit_stitch, relative_residual
-    from core.stitch.head import PoolHead, fit_head_closed_form, pooled_features
+    from core.stitch.head import (
+        HeadFit,
+        PoolHead,
+        fit_head_closed_form,
+        fit_head_on_features,
+        pooled_features,
+    )
     from core.stitch.network import (
         AssemblySpec,
         BlockRef,
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
         donor_input_of,
         fit_stitches,
         plan_assembly,
+        renormalise,
     )
 
 _LAZY = {
@@ -49,6 +56,9 @@ _LAZY = {
     "relative_residual": "core.stitch.fit",
     "PoolHead": "core.stitch.head",
     "fit_head_closed_form": "core.stitch.head",
+    "fit_head_on_features": "core.stitch.head",
+    "HeadFit": "core.stitch.head",
+    "renormalise": "core.stitch.network",
     "pooled_features": "core.stitch.head",
     "AssemblySpec": "core.stitch.network",
     "BlockRef": "core.stitch.network",
@@ -84,6 +94,8 @@ __all__ = [
     "donor_input_of",
     "export_archive",
     "fit_head_closed_form",
+    "fit_head_on_features",
+    "HeadFit",
     "fit_stitch",
     "fit_stitches",
     "head_cost",
@@ -94,6 +106,7 @@ __all__ = [
     "plan_stitch",
     "pooled_features",
     "relative_residual",
+    "renormalise",
     "stitch_cost",
     "stitch_supported",
     "weights_sha256",

@@ -46,6 +46,9 @@ class DonorModel:
     input_size: tuple[int, int, int]
     kwargs: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str | None = None
+    # The donor's own input normalisation; empty = the same as the network's input.
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,12 +57,17 @@ class DonorModel:
             "input_size": list(self.input_size),
             "kwargs": dict(self.kwargs),
             "weights_sha256": self.weights_sha256,
+            "mean": list(self.mean),
+            "std": list(self.std),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DonorModel:
         size = tuple(int(s) for s in d["input_size"])
-        return cls(d["key"], d["timm_name"], size, dict(d.get("kwargs", {})), d.get("weights_sha256"))  # type: ignore[arg-type]
+        return cls(
+            d["key"], d["timm_name"], size, dict(d.get("kwargs", {})), d.get("weights_sha256"),  # type: ignore[arg-type]
+            tuple(float(v) for v in d.get("mean", ())), tuple(float(v) for v in d.get("std", ())),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -269,6 +277,19 @@ def _run(module: nn.Module, x: Tensor, batch_size: int) -> Tensor:
     return torch.cat([module(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def renormalise(images: Tensor, src: DonorModel, dst: DonorModel) -> Tensor:
+    """Images normalised with ``src``'s mean/std, re-normalised with ``dst``'s: every donor's blocks
+    see the input statistics they were trained on (the network itself takes ``src``'s)."""
+    if not (src.mean and src.std and dst.mean and dst.std) or (src.mean, src.std) == (dst.mean, dst.std):
+        return images
+
+    def col(v: tuple[float, ...]) -> Tensor:
+        return torch.tensor(v, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+
+    raw = images * col(src.std) + col(src.mean)
+    return (raw - col(dst.mean)) / col(dst.std)
+
+
 @contextlib.contextmanager
 def eval_mode(*modules: nn.Module) -> Iterator[None]:
     """Every submodule in eval mode inside the block; each one's own flag restored afterwards."""
@@ -302,26 +323,27 @@ def fit_stitches(
     progress: Progress | None = None,
 ) -> list[float]:
     """Least-squares fit of every stitch in order, each on the features the network really feeds it
-    (earlier stitches already fitted). Returns the relative residuals, stem stitch first."""
+    (earlier stitches already fitted), towards what the block's donor computes on the same images
+    in its own normalisation. Returns the relative residuals, stem stitch first."""
     report = progress or no_progress
     spec = net.spec
+    entry = spec.donor(spec.blocks[0].model)
     residuals: list[float] = []
     total = len(net.all_stitches())
+
+    def target_of(ref: BlockRef) -> Tensor:
+        donor = spec.donor(ref.model)
+        own = renormalise(images, entry, donor)
+        return donor_input_of(splits[ref.model], donor.input_size, ref.first, own, batch_size)
+
     with eval_mode(net):
         x = _to_size(images, spec.input_size)
         if isinstance(net.stem, Stitch):
-            ref = spec.blocks[0]
-            target = donor_input_of(
-                splits[ref.model], spec.donor(ref.model).input_size, ref.first, images, batch_size
-            )
-            residuals.append(fit_stitch(net.stem, x, target, ridge))
+            residuals.append(fit_stitch(net.stem, x, target_of(spec.blocks[0]), ridge))
             report(len(residuals) / total, f"fitted stem stitch (residual {residuals[-1]:.3g})")
         h = _run(net.blocks[0], _run(net.stem, x, batch_size), batch_size)
         for i, stitch in enumerate(net.stitches):
-            ref = spec.blocks[i + 1]
-            target = donor_input_of(
-                splits[ref.model], spec.donor(ref.model).input_size, ref.first, images, batch_size
-            )
+            target = target_of(spec.blocks[i + 1])
             assert isinstance(stitch, Stitch)
             residuals.append(fit_stitch(stitch, h, target, ridge))
             report(len(residuals) / total, f"fitted stitch {i} (residual {residuals[-1]:.3g})")
@@ -337,8 +359,8 @@ def build_reassembled(
     ridge: float | None = None,
     progress: Progress | None = None,
 ) -> ReassembledNet:
-    """Build a candidate and, given probe images (N, C, H, W, normalised like the donors' inputs),
-    initialise its stitches by least squares."""
+    """Build a candidate and, given probe images (N, C, H, W, normalised like the first block's
+    donor's input, which is the network's input), initialise its stitches by least squares."""
     net = ReassembledNet(spec, splits, dissections)
     if probe_images is not None:
         fit_stitches(net, splits, probe_images, ridge, progress=progress)

@@ -1,24 +1,28 @@
-"""Assembly jobs: search the partition under the budget, build and rank candidates, export the best."""
+"""Assembly jobs: search the partition under the budget, choose on validation, measure the
+baseline, export the chosen network."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound, ReassemblyError
 from core.progress import scaled
-from core.store.models import AssemblyRow, PartitionRow
+from core.store.models import Artifact, AssemblyRow, Model, PartitionRow
 from worker.handlers.common import (
     dataset_arrays,
     dissection_of,
     load_registered,
     model_row,
-    sketch_for,
     store_bytes,
     update_row,
 )
 from worker.runner import JobContext
+
+if TYPE_CHECKING:
+    from core.assembly.evaluate import Donor, TargetData
+    from core.assembly.pipeline import Outcome
 
 
 def run_assembly(ctx: JobContext) -> dict[str, Any]:
@@ -31,15 +35,49 @@ def run_assembly(ctx: JobContext) -> dict[str, Any]:
         raise
 
 
+def _donor(ctx: JobContext, m: Model) -> Donor:
+    from core.assembly.evaluate import Donor
+    from core.dissect import split
+    from core.stitch import DonorModel
+
+    with ctx.sessions() as s:
+        art = s.get(Artifact, m.weights_artifact_id) if m.weights_artifact_id else None
+        sha = art.sha256 if art is not None else None
+    net = load_registered(ctx, m)
+    dissection = dissection_of(m)
+    info = DonorModel(
+        key=m.id,
+        timm_name=m.architecture,
+        input_size=tuple(m.input_size),  # type: ignore[arg-type]
+        kwargs={"num_classes": m.num_classes, **m.model_kwargs},
+        weights_sha256=sha,
+        mean=tuple(float(v) for v in m.mean),
+        std=tuple(float(v) for v in m.std),
+    )
+    return Donor(m.id, m.name, net, split(net, dissection), dissection, info)
+
+
+def _target(ctx: JobContext, row: AssemblyRow, cfg: dict[str, Any]) -> tuple[TargetData, list[str]]:
+    from core.assembly.evaluate import TargetData
+
+    images, labels, dataset = dataset_arrays(ctx, row.target_dataset_id)
+    heldout = None
+    if cfg.get("heldout_dataset_id"):
+        held_images, held_labels, _ = dataset_arrays(ctx, cfg["heldout_dataset_id"])
+        heldout = (held_images, held_labels)
+    target = TargetData.from_arrays(
+        images, labels, dataset.num_classes,
+        seed=int(cfg["seed"]), heldout=heldout,
+        max_fit=int(cfg["fit_images"]), max_heldout=int(cfg["heldout_images"]),
+    )  # fmt: skip
+    return target, dataset.class_names or [str(i) for i in range(dataset.num_classes)]
+
+
 def _run(ctx: JobContext, assembly_id: str) -> dict[str, Any]:
     import torch
 
-    from core.assembly.pipeline import Donor, TargetData, search_and_rank
+    from core.assembly.pipeline import SearchConfig, TrainingConfig, search
     from core.assembly.problem import Budget
-    from core.dissect import split
-    from core.similarity import PointSimilarity
-    from core.stitch import DonorModel, export_archive
-    from core.zoo.data import stratified_split
 
     torch.manual_seed(0)
     with ctx.sessions() as s:
@@ -52,91 +90,68 @@ def _run(ctx: JobContext, assembly_id: str) -> dict[str, Any]:
     assert part.result is not None
     ctx.progress(0.01, "loading the donors", stage="load")
     models = [model_row(ctx, mid) for mid in part.model_ids]
-    donors = {}
-    for m in models:
-        net = load_registered(ctx, m)
-        dissection = dissection_of(m)
-        info = DonorModel(
-            key=m.id,
-            timm_name=m.architecture,
-            input_size=tuple(m.input_size),  # type: ignore[arg-type]
-            kwargs={"num_classes": m.num_classes, **m.model_kwargs},
-        )
-        donors[m.id] = Donor(m.id, m.name, net, split(net, dissection), dissection, info, m.mean, m.std)
-    probe_images, _, _ = dataset_arrays(ctx, part.probe_dataset_id)
-    sketches = [
-        sketch_for(ctx, m, probe_images, part.probe_dataset_id, part.config, ctx.progress)[0] for m in models
-    ]
-    sim = PointSimilarity.from_sketches(sketches)
-    images, labels, dataset = dataset_arrays(ctx, row.target_dataset_id)
-    fit_idx, held_idx = stratified_split(
-        labels, 0.2, int(cfg["seed"]), max_per_split=(int(cfg["fit_images"]), int(cfg["heldout_images"]))
-    )
-    target = TargetData(
-        images[fit_idx], labels[fit_idx], images[held_idx], labels[held_idx], dataset.num_classes
-    )
+    donors = {m.id: _donor(ctx, m) for m in models}
+    target, class_names = _target(ctx, row, cfg)
     cuts = {m.id: [tuple(b) for b in part.result["partition"]["cuts"][i]] for i, m in enumerate(models)}
-    c = cfg["constraints"]
-    budget = Budget(c.get("max_params"), c.get("max_flops"), c.get("min_params"), c.get("max_latency_ms"))
-    ranked, model_scores, best = search_and_rank(
-        cuts, donors, sim, target, budget,
-        proxy=cfg["proxy"], top_n=int(cfg["candidates"]), compat_weight=float(cfg["compat_weight"]),
-        seed=int(cfg["seed"]), probe_images=int(cfg["probe_images"]),
-        progress=scaled(ctx.progress, 0.05, 0.9),
-    )  # fmt: skip
-    chosen = ranked[0].to_dict()
-    training = cfg["training"]
-    history: list[dict[str, Any]] = []
-    if training["mode"] != "none":
-        from core.assembly.pipeline import prepare_images
-        from core.assembly.training import train_network
-
-        first = donors[chosen["blocks"][0]["model_id"]]
-        ctx.progress(0.9, f"training the chosen network ({training['mode']})", stage="train")
-        history = train_network(
-            best,
-            prepare_images(target.fit_images, first),
-            torch.from_numpy(target.fit_labels),
-            (prepare_images(target.heldout_images, first), target.heldout_labels),
-            mode=training["mode"],
-            epochs=int(training["epochs"]),
-            lr=float(training["lr"]),
-            batch_size=int(training["batch_size"]),
-            seed=int(cfg["seed"]),
-            progress=scaled(ctx.progress, 0.9, 0.97),
-        )
-    ctx.progress(0.97, "exporting the chosen network", stage="export")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_archive(
-            best,
-            {
-                "name": f"reassembly-{assembly_id}",
-                "description": "Reassembled from blocks of: " + ", ".join(d.name for d in donors.values()),
-                "class_names": dataset.class_names or [str(i) for i in range(dataset.num_classes)],
-                "metrics": {
-                    "heldout_accuracy": chosen["heldout_accuracy"],
-                    "proxy_scores": chosen["proxy_scores"],
-                },
-                "base_models": [donors[b["model_id"]].info.timm_name for b in chosen["blocks"]],
-                "input_config": {
-                    "input_size": list(best.input_size),
-                    "mean": list(donors[chosen["blocks"][0]["model_id"]].mean),
-                    "std": list(donors[chosen["blocks"][0]["model_id"]].std),
-                },
-            },  # fmt: skip
-            Path(tmp) / "assembly.zip",
-        )
-        art = store_bytes(ctx, path.read_bytes(), media_type="application/zip", filename=f"{assembly_id}.zip")
-    result = {
-        "candidates": [r.to_dict() for r in ranked],
-        "chosen": 0,
-        "model_scores": model_scores,
-        "target": {"fit_images": len(fit_idx), "heldout_images": len(held_idx)},
-        "training": {"mode": training["mode"], "epochs": history},
-    }
+    config = SearchConfig(
+        proxy=cfg["proxy"],
+        pool_size=int(cfg["pool_size"]),
+        finalists=int(cfg["candidates"]),
+        seed=int(cfg["seed"]),
+        probe_images=int(cfg["probe_images"]),
+        training=TrainingConfig(**cfg["training"]),
+    )
+    outcome = search(
+        cuts, donors, target, Budget(**cfg["constraints"]), config, progress=scaled(ctx.progress, 0.05, 0.95)
+    )
+    ctx.progress(0.96, "exporting the chosen network", stage="export")
+    art = _export(ctx, assembly_id, outcome, donors, class_names)
+    result = outcome.to_dict(donors) | {"target": target.sizes()}
     update_row(ctx, AssemblyRow, assembly_id, status="done", result=result, checkpoint_artifact_id=art)
     return {
         "assembly_id": assembly_id,
-        "heldout_accuracy": chosen["heldout_accuracy"],
-        "candidates": len(ranked),
+        "heldout_accuracy": outcome.network.heldout_accuracy,
+        "recommendation": outcome.recommendation,
+        "gain": outcome.gain,
+        "candidates": len(outcome.pool),
     }
+
+
+def _export(
+    ctx: JobContext, assembly_id: str, outcome: Outcome, donors: dict[str, Donor], class_names: list[str]
+) -> str:
+    from core.stitch import export_archive
+
+    chosen = outcome.network
+    entry = donors[chosen.chain[0].model].info
+    baseline = outcome.baseline
+    metrics: dict[str, Any] = {
+        "validation_accuracy": chosen.final_validation_accuracy(),
+        "heldout_accuracy": chosen.heldout_accuracy,
+        "proxy": outcome.proxy,
+        "proxy_scores": chosen.scores(),
+        "recommendation": outcome.recommendation,
+        "gain_points": outcome.gain,
+        "baseline": (
+            {"model": donors[baseline.chain[0].model].name, "params": baseline.params,
+             "heldout_accuracy": baseline.heldout_accuracy}
+            if baseline else outcome.baseline_note
+        ),
+    }  # fmt: skip
+    info = {
+        "name": f"reassembly-{assembly_id}",
+        "description": "Reassembled from blocks of: " + ", ".join(donors[k].name for k in chosen.donors),
+        "class_names": class_names,
+        "metrics": metrics,
+        "base_models": [donors[b.model].info.timm_name for b in chosen.chain],
+        "input_config": {
+            "input_size": list(entry.input_size),
+            "mean": list(entry.mean),
+            "std": list(entry.std),
+        },
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_archive(chosen.net, info, Path(tmp) / "assembly.zip")
+        return store_bytes(
+            ctx, path.read_bytes(), media_type="application/zip", filename=f"{assembly_id}.zip"
+        )
