@@ -4,12 +4,15 @@
     every ordered pair of consecutive blocks (≈10 % unsupported), params and FLOPs budgets. Reports
     model build, time to the optimum (goal ≤ 1 s) and to the top-20 (goal ≤ 10 s), each checked
     against exhaustive enumeration of all 24⁴ combinations in numpy.
-(b) Time to score one candidate network with each proxy at 32 px on Fashion-MNIST: NASWOT
+(b) Candidate pool (issue 10) on the same problems: ``candidate_pool(size=200, min_donors=2)``
+    (goal ≤ 2 s) beside the top-20 of ``solve``, then the pool by uniform random draws (enumeration
+    off) and by the randomised integer program (enumeration and draws off); every chain checked.
+(c) Time to score one candidate network with each proxy at 32 px on Fashion-MNIST: NASWOT
     (5 seeded batches of 32) and LogME (pooled features of --logme-images images + the fixed point).
     With ``--zoo DIR`` (a ``zoo.json`` written by core.zoo.train) the trained zoo models are scored;
     otherwise the zoo's architectures at random init (same cost, the output says so).
 
-    .venv/bin/python benchmarks/search.py [--data PATH] [--zoo DIR] [--seeds 3]
+    .venv/bin/python benchmarks/search.py [--data PATH] [--zoo DIR] [--seeds 3] [--only ip|pool|proxies]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from torch import nn  # noqa: E402
 import core.zoo  # noqa: E402,F401  (registers the zoo architectures with timm)
 from core.flops import count_params  # noqa: E402
 from core.proxy import logme, naswot, pooled_features  # noqa: E402
-from core.search import SearchProblem, solve  # noqa: E402
+from core.search import SearchProblem, Solution, candidate_pool, solve  # noqa: E402
 from core.search.ip import _build  # noqa: E402
 from core.search.synthetic import dery_scale_problem  # noqa: E402
 from core.zoo.data import load_npz, prepare  # noqa: E402
@@ -121,6 +124,63 @@ def bench_ip(seeds: int) -> None:
     )
 
 
+POOL, MIN_DONORS = 200, 2
+
+
+def pool_summary(problem: SearchProblem, pool: list[Solution]) -> str:
+    """Distinctness and exact feasibility, plus how varied the chains are."""
+    choices = [s.choice for s in pool]
+    ok = len(set(choices)) == len(choices) and all(
+        problem.satisfies(c) and problem.donors_of(c) >= MIN_DONORS for c in choices
+    )
+    blocks = {b for s in pool for b in s.block_ids}
+    donors = statistics.mean(problem.donors_of(c) for c in choices)
+    own = sum(problem.donors_of(c) == 1 for c in choices)
+    return (
+        f"{len(pool)} chains, distinct & feasible: {'yes' if ok else 'NO'}, {len(blocks)} distinct blocks, "
+        f"{donors:.2f} donors/chain, single-donor {own}"
+    )
+
+
+def bench_pool(seeds: int) -> None:
+    print(
+        f"\n(b) candidate pool: size={POOL}, min_donors={MIN_DONORS}, same {MODELS} models × K={K} problems"
+    )
+    t_pool: list[float] = []
+    t_top: list[float] = []
+    t_ip: list[float] = []
+    for seed in range(seeds):
+        problem = synthetic_problem(seed)
+        t0 = time.perf_counter()
+        pool = candidate_pool(problem, POOL, min_donors=MIN_DONORS, seed=seed)
+        t_pool.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        top = solve(problem, top_n=TOP, time_limit_s=60)
+        t_top.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        drawn = candidate_pool(problem, POOL, min_donors=MIN_DONORS, seed=seed, max_enumerated=0)
+        t_draw = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        forced = candidate_pool(
+            problem, POOL, min_donors=MIN_DONORS, seed=seed, time_limit_s=300, max_enumerated=0, max_draws=0
+        )
+        t_ip.append(time.perf_counter() - t0)
+        statuses = sorted({s.status for s in forced})
+        print(
+            f"  seed {seed}: pool {t_pool[-1]:.3f} s ({pool_summary(problem, pool)}) | top-{TOP} "
+            f"{t_top[-1]:.2f} s (single-donor {sum(problem.donors_of(s.choice) == 1 for s in top)}/{TOP}) | "
+            f"top-{TOP}/pool time {t_top[-1] / t_pool[-1]:.0f}x\n"
+            f"          draws forced {t_draw:.3f} s ({pool_summary(problem, drawn)})\n"
+            f"          IP forced {t_ip[-1]:.1f} s = {t_ip[-1] / len(forced) * 1e3:.0f} ms/chain "
+            f"({pool_summary(problem, forced)}; {', '.join(statuses)})"
+        )
+    pool_s, top_s, ip_s = (statistics.median(t) for t in (t_pool, t_top, t_ip))
+    print(
+        f"  median over {seeds} seeds: pool {pool_s:.3f} s (max {max(t_pool):.3f}, goal ≤ 2 s), "
+        f"top-{TOP} {top_s:.2f} s, top-{TOP}/pool {top_s / pool_s:.0f}x; IP-forced pool {ip_s:.1f} s"
+    )
+
+
 def _child_cpu() -> float:
     """CPU seconds used by finished child processes (the CBC runs): load-independent, unlike wall time."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -167,7 +227,7 @@ def zoo_models(zoo: Path | None) -> list[tuple[str, nn.Module, tuple[int, int, i
 def bench_proxies(data: Path, zoo: Path | None, logme_images: int) -> None:
     images, labels = load_images(data, max(logme_images, 160))
     print(
-        f"\n(b) proxies on one candidate, {data.name}, 1 thread: NASWOT 5×32 images, "
+        f"\n(c) proxies on one candidate, {data.name}, 1 thread: NASWOT 5×32 images, "
         f"LogME on {logme_images} images (pooled features + fixed point)"
     )
     for name, model, input_size, mean, std in zoo_models(zoo):
@@ -201,12 +261,14 @@ def main() -> None:
     parser.add_argument("--zoo", type=Path, default=None, help="folder with zoo.json from core.zoo.train")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--logme-images", type=int, default=1000)
-    parser.add_argument("--only", choices=["ip", "proxies"], default=None)
+    parser.add_argument("--only", choices=["ip", "pool", "proxies"], default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"load average at start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
     if args.only in (None, "ip"):
         bench_ip(args.seeds)
+    if args.only in (None, "pool"):
+        bench_pool(args.seeds)
     if args.only in (None, "proxies"):
         bench_proxies(args.data, args.zoo, args.logme_images)
 
