@@ -3,13 +3,16 @@
 from .assembly_create import AssemblyCreate
 from .assembly_create_proxy import AssemblyCreateProxy
 from .assembly_out import AssemblyOut
+from .assembly_out_baseline_type_0 import AssemblyOutBaselineType0
 from .assembly_out_candidates_item import AssemblyOutCandidatesItem
 from .assembly_out_chosen_type_0 import AssemblyOutChosenType0
 from .assembly_out_config import AssemblyOutConfig
 from .assembly_out_error_type_0 import AssemblyOutErrorType0
-from .assembly_out_model_scores_type_0 import AssemblyOutModelScoresType0
+from .assembly_out_pool_item import AssemblyOutPoolItem
+from .assembly_out_recommendation_type_0 import AssemblyOutRecommendationType0
 from .assembly_out_status import AssemblyOutStatus
-from .assembly_out_training_type_0 import AssemblyOutTrainingType0
+from .assembly_out_target_type_0 import AssemblyOutTargetType0
+from .assembly_out_zoo_models_item import AssemblyOutZooModelsItem
 from .block_out import BlockOut
 from .body_create_dataset import BodyCreateDataset
 from .body_upload_model import BodyUploadModel
@@ -60,13 +63,16 @@ __all__ = (
     "AssemblyCreate",
     "AssemblyCreateProxy",
     "AssemblyOut",
+    "AssemblyOutBaselineType0",
     "AssemblyOutCandidatesItem",
     "AssemblyOutChosenType0",
     "AssemblyOutConfig",
     "AssemblyOutErrorType0",
-    "AssemblyOutModelScoresType0",
+    "AssemblyOutPoolItem",
+    "AssemblyOutRecommendationType0",
     "AssemblyOutStatus",
-    "AssemblyOutTrainingType0",
+    "AssemblyOutTargetType0",
+    "AssemblyOutZooModelsItem",
     "BlockOut",
     "BodyCreateDataset",
     "BodyUploadModel",

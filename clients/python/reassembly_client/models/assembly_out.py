@@ -7,16 +7,19 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.assembly_out_recommendation_type_0 import AssemblyOutRecommendationType0
 from ..models.assembly_out_status import AssemblyOutStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.assembly_out_baseline_type_0 import AssemblyOutBaselineType0
     from ..models.assembly_out_candidates_item import AssemblyOutCandidatesItem
     from ..models.assembly_out_chosen_type_0 import AssemblyOutChosenType0
     from ..models.assembly_out_config import AssemblyOutConfig
     from ..models.assembly_out_error_type_0 import AssemblyOutErrorType0
-    from ..models.assembly_out_model_scores_type_0 import AssemblyOutModelScoresType0
-    from ..models.assembly_out_training_type_0 import AssemblyOutTrainingType0
+    from ..models.assembly_out_pool_item import AssemblyOutPoolItem
+    from ..models.assembly_out_target_type_0 import AssemblyOutTargetType0
+    from ..models.assembly_out_zoo_models_item import AssemblyOutZooModelsItem
     from ..models.job_out import JobOut
 
 
@@ -35,8 +38,14 @@ class AssemblyOut:
         created_at (datetime.datetime):
         candidates (list[AssemblyOutCandidatesItem] | Unset):
         chosen (AssemblyOutChosenType0 | None | Unset):
-        model_scores (AssemblyOutModelScoresType0 | None | Unset):
-        training (AssemblyOutTrainingType0 | None | Unset):
+        baseline (AssemblyOutBaselineType0 | None | Unset):
+        baseline_note (None | str | Unset):
+        gain (float | None | Unset): Held-out accuracy of the choice minus the baseline's, in points.
+        recommendation (AssemblyOutRecommendationType0 | None | Unset): Decided on the validation split: ship the
+            reassembly or the best zoo model.
+        pool (list[AssemblyOutPoolItem] | Unset):
+        zoo_models (list[AssemblyOutZooModelsItem] | Unset):
+        target (AssemblyOutTargetType0 | None | Unset): Images in the fit, validation and held-out splits.
         error (AssemblyOutErrorType0 | None | Unset):
         checkpoint_available (bool | Unset):  Default: False.
         job (JobOut | None | Unset):
@@ -50,18 +59,23 @@ class AssemblyOut:
     created_at: datetime.datetime
     candidates: list[AssemblyOutCandidatesItem] | Unset = UNSET
     chosen: AssemblyOutChosenType0 | None | Unset = UNSET
-    model_scores: AssemblyOutModelScoresType0 | None | Unset = UNSET
-    training: AssemblyOutTrainingType0 | None | Unset = UNSET
+    baseline: AssemblyOutBaselineType0 | None | Unset = UNSET
+    baseline_note: None | str | Unset = UNSET
+    gain: float | None | Unset = UNSET
+    recommendation: AssemblyOutRecommendationType0 | None | Unset = UNSET
+    pool: list[AssemblyOutPoolItem] | Unset = UNSET
+    zoo_models: list[AssemblyOutZooModelsItem] | Unset = UNSET
+    target: AssemblyOutTargetType0 | None | Unset = UNSET
     error: AssemblyOutErrorType0 | None | Unset = UNSET
     checkpoint_available: bool | Unset = False
     job: JobOut | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.assembly_out_baseline_type_0 import AssemblyOutBaselineType0  # noqa: PLC0415
         from ..models.assembly_out_chosen_type_0 import AssemblyOutChosenType0  # noqa: PLC0415
         from ..models.assembly_out_error_type_0 import AssemblyOutErrorType0  # noqa: PLC0415
-        from ..models.assembly_out_model_scores_type_0 import AssemblyOutModelScoresType0  # noqa: PLC0415
-        from ..models.assembly_out_training_type_0 import AssemblyOutTrainingType0  # noqa: PLC0415
+        from ..models.assembly_out_target_type_0 import AssemblyOutTargetType0  # noqa: PLC0415
         from ..models.job_out import JobOut  # noqa: PLC0415
 
         id = self.id
@@ -91,21 +105,55 @@ class AssemblyOut:
         else:
             chosen = self.chosen
 
-        model_scores: dict[str, Any] | None | Unset
-        if isinstance(self.model_scores, Unset):
-            model_scores = UNSET
-        elif isinstance(self.model_scores, AssemblyOutModelScoresType0):
-            model_scores = self.model_scores.to_dict()
+        baseline: dict[str, Any] | None | Unset
+        if isinstance(self.baseline, Unset):
+            baseline = UNSET
+        elif isinstance(self.baseline, AssemblyOutBaselineType0):
+            baseline = self.baseline.to_dict()
         else:
-            model_scores = self.model_scores
+            baseline = self.baseline
 
-        training: dict[str, Any] | None | Unset
-        if isinstance(self.training, Unset):
-            training = UNSET
-        elif isinstance(self.training, AssemblyOutTrainingType0):
-            training = self.training.to_dict()
+        baseline_note: None | str | Unset
+        if isinstance(self.baseline_note, Unset):
+            baseline_note = UNSET
         else:
-            training = self.training
+            baseline_note = self.baseline_note
+
+        gain: float | None | Unset
+        if isinstance(self.gain, Unset):
+            gain = UNSET
+        else:
+            gain = self.gain
+
+        recommendation: None | str | Unset
+        if isinstance(self.recommendation, Unset):
+            recommendation = UNSET
+        elif isinstance(self.recommendation, AssemblyOutRecommendationType0):
+            recommendation = self.recommendation.value
+        else:
+            recommendation = self.recommendation
+
+        pool: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.pool, Unset):
+            pool = []
+            for pool_item_data in self.pool:
+                pool_item = pool_item_data.to_dict()
+                pool.append(pool_item)
+
+        zoo_models: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.zoo_models, Unset):
+            zoo_models = []
+            for zoo_models_item_data in self.zoo_models:
+                zoo_models_item = zoo_models_item_data.to_dict()
+                zoo_models.append(zoo_models_item)
+
+        target: dict[str, Any] | None | Unset
+        if isinstance(self.target, Unset):
+            target = UNSET
+        elif isinstance(self.target, AssemblyOutTargetType0):
+            target = self.target.to_dict()
+        else:
+            target = self.target
 
         error: dict[str, Any] | None | Unset
         if isinstance(self.error, Unset):
@@ -141,10 +189,20 @@ class AssemblyOut:
             field_dict["candidates"] = candidates
         if chosen is not UNSET:
             field_dict["chosen"] = chosen
-        if model_scores is not UNSET:
-            field_dict["model_scores"] = model_scores
-        if training is not UNSET:
-            field_dict["training"] = training
+        if baseline is not UNSET:
+            field_dict["baseline"] = baseline
+        if baseline_note is not UNSET:
+            field_dict["baseline_note"] = baseline_note
+        if gain is not UNSET:
+            field_dict["gain"] = gain
+        if recommendation is not UNSET:
+            field_dict["recommendation"] = recommendation
+        if pool is not UNSET:
+            field_dict["pool"] = pool
+        if zoo_models is not UNSET:
+            field_dict["zoo_models"] = zoo_models
+        if target is not UNSET:
+            field_dict["target"] = target
         if error is not UNSET:
             field_dict["error"] = error
         if checkpoint_available is not UNSET:
@@ -156,12 +214,14 @@ class AssemblyOut:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.assembly_out_baseline_type_0 import AssemblyOutBaselineType0  # noqa: PLC0415
         from ..models.assembly_out_candidates_item import AssemblyOutCandidatesItem  # noqa: PLC0415
         from ..models.assembly_out_chosen_type_0 import AssemblyOutChosenType0  # noqa: PLC0415
         from ..models.assembly_out_config import AssemblyOutConfig  # noqa: PLC0415
         from ..models.assembly_out_error_type_0 import AssemblyOutErrorType0  # noqa: PLC0415
-        from ..models.assembly_out_model_scores_type_0 import AssemblyOutModelScoresType0  # noqa: PLC0415
-        from ..models.assembly_out_training_type_0 import AssemblyOutTrainingType0  # noqa: PLC0415
+        from ..models.assembly_out_pool_item import AssemblyOutPoolItem  # noqa: PLC0415
+        from ..models.assembly_out_target_type_0 import AssemblyOutTargetType0  # noqa: PLC0415
+        from ..models.assembly_out_zoo_models_item import AssemblyOutZooModelsItem  # noqa: PLC0415
         from ..models.job_out import JobOut  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -203,7 +263,7 @@ class AssemblyOut:
 
         chosen = _parse_chosen(d.pop("chosen", UNSET))
 
-        def _parse_model_scores(data: object) -> AssemblyOutModelScoresType0 | None | Unset:
+        def _parse_baseline(data: object) -> AssemblyOutBaselineType0 | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -211,16 +271,69 @@ class AssemblyOut:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                model_scores_type_0 = AssemblyOutModelScoresType0.from_dict(data)
+                baseline_type_0 = AssemblyOutBaselineType0.from_dict(data)
 
-                return model_scores_type_0
+                return baseline_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(AssemblyOutModelScoresType0 | None | Unset, data)
+            return cast(AssemblyOutBaselineType0 | None | Unset, data)
 
-        model_scores = _parse_model_scores(d.pop("model_scores", UNSET))
+        baseline = _parse_baseline(d.pop("baseline", UNSET))
 
-        def _parse_training(data: object) -> AssemblyOutTrainingType0 | None | Unset:
+        def _parse_baseline_note(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        baseline_note = _parse_baseline_note(d.pop("baseline_note", UNSET))
+
+        def _parse_gain(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        gain = _parse_gain(d.pop("gain", UNSET))
+
+        def _parse_recommendation(data: object) -> AssemblyOutRecommendationType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                recommendation_type_0 = AssemblyOutRecommendationType0(data)
+
+                return recommendation_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AssemblyOutRecommendationType0 | None | Unset, data)
+
+        recommendation = _parse_recommendation(d.pop("recommendation", UNSET))
+
+        _pool = d.pop("pool", UNSET)
+        pool: list[AssemblyOutPoolItem] | Unset = UNSET
+        if _pool is not UNSET:
+            pool = []
+            for pool_item_data in _pool:
+                pool_item = AssemblyOutPoolItem.from_dict(pool_item_data)
+
+                pool.append(pool_item)
+
+        _zoo_models = d.pop("zoo_models", UNSET)
+        zoo_models: list[AssemblyOutZooModelsItem] | Unset = UNSET
+        if _zoo_models is not UNSET:
+            zoo_models = []
+            for zoo_models_item_data in _zoo_models:
+                zoo_models_item = AssemblyOutZooModelsItem.from_dict(zoo_models_item_data)
+
+                zoo_models.append(zoo_models_item)
+
+        def _parse_target(data: object) -> AssemblyOutTargetType0 | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -228,14 +341,14 @@ class AssemblyOut:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                training_type_0 = AssemblyOutTrainingType0.from_dict(data)
+                target_type_0 = AssemblyOutTargetType0.from_dict(data)
 
-                return training_type_0
+                return target_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(AssemblyOutTrainingType0 | None | Unset, data)
+            return cast(AssemblyOutTargetType0 | None | Unset, data)
 
-        training = _parse_training(d.pop("training", UNSET))
+        target = _parse_target(d.pop("target", UNSET))
 
         def _parse_error(data: object) -> AssemblyOutErrorType0 | None | Unset:
             if data is None:
@@ -282,8 +395,13 @@ class AssemblyOut:
             created_at=created_at,
             candidates=candidates,
             chosen=chosen,
-            model_scores=model_scores,
-            training=training,
+            baseline=baseline,
+            baseline_note=baseline_note,
+            gain=gain,
+            recommendation=recommendation,
+            pool=pool,
+            zoo_models=zoo_models,
+            target=target,
             error=error,
             checkpoint_available=checkpoint_available,
             job=job,

@@ -13,18 +13,22 @@ T = TypeVar("T", bound="Training")
 
 @_attrs_define
 class Training:
-    """
+    """Defaults chosen on the validation split of benchmarks/dery_fashion.py (docs/results.md).
+
     Attributes:
-        mode (TrainingMode | Unset): none: least-squares stitches and a closed-form head, no gradient step; frozen: then
-            train stitches and head (blocks frozen); finetune: then train everything. Default: TrainingMode.NONE.
-        epochs (int | Unset):  Default: 1.
+        mode (TrainingMode | Unset): none: least-squares stitches and a closed-form head, no gradient step; frozen (FZ):
+            then train stitches and head (blocks frozen); finetune (FT): then train everything. Training keeps the best
+            epoch on the validation split, the starting point included. Default: TrainingMode.NONE.
+        epochs (int | Unset):  Default: 5.
         lr (float | Unset):  Default: 0.001.
+        weight_decay (float | Unset):  Default: 0.0001.
         batch_size (int | Unset):  Default: 64.
     """
 
     mode: TrainingMode | Unset = TrainingMode.NONE
-    epochs: int | Unset = 1
+    epochs: int | Unset = 5
     lr: float | Unset = 0.001
+    weight_decay: float | Unset = 0.0001
     batch_size: int | Unset = 64
 
     def to_dict(self) -> dict[str, Any]:
@@ -35,6 +39,8 @@ class Training:
         epochs = self.epochs
 
         lr = self.lr
+
+        weight_decay = self.weight_decay
 
         batch_size = self.batch_size
 
@@ -47,6 +53,8 @@ class Training:
             field_dict["epochs"] = epochs
         if lr is not UNSET:
             field_dict["lr"] = lr
+        if weight_decay is not UNSET:
+            field_dict["weight_decay"] = weight_decay
         if batch_size is not UNSET:
             field_dict["batch_size"] = batch_size
 
@@ -66,12 +74,15 @@ class Training:
 
         lr = d.pop("lr", UNSET)
 
+        weight_decay = d.pop("weight_decay", UNSET)
+
         batch_size = d.pop("batch_size", UNSET)
 
         training = cls(
             mode=mode,
             epochs=epochs,
             lr=lr,
+            weight_decay=weight_decay,
             batch_size=batch_size,
         )
 

@@ -76,8 +76,9 @@ def sync_detailed(
 ) -> Response[AssemblyOut | HTTPValidationError]:
     """Create Assembly
 
-     Search the partition's equivalence sets under the budget (a job): the integer program's top
-    candidates are built with least-squares stitches, scored by the proxy, and the best exported.
+     Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
+    chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
+    trained as asked and the best on validation exported, beside the best zoo model that fits.
 
     Args:
         idempotency_key (None | str | Unset):
@@ -114,8 +115,9 @@ def sync(
 ) -> AssemblyOut | HTTPValidationError | None:
     """Create Assembly
 
-     Search the partition's equivalence sets under the budget (a job): the integer program's top
-    candidates are built with least-squares stitches, scored by the proxy, and the best exported.
+     Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
+    chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
+    trained as asked and the best on validation exported, beside the best zoo model that fits.
 
     Args:
         idempotency_key (None | str | Unset):
@@ -147,8 +149,9 @@ async def asyncio_detailed(
 ) -> Response[AssemblyOut | HTTPValidationError]:
     """Create Assembly
 
-     Search the partition's equivalence sets under the budget (a job): the integer program's top
-    candidates are built with least-squares stitches, scored by the proxy, and the best exported.
+     Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
+    chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
+    trained as asked and the best on validation exported, beside the best zoo model that fits.
 
     Args:
         idempotency_key (None | str | Unset):
@@ -183,8 +186,9 @@ async def asyncio(
 ) -> AssemblyOut | HTTPValidationError | None:
     """Create Assembly
 
-     Search the partition's equivalence sets under the budget (a job): the integer program's top
-    candidates are built with least-squares stitches, scored by the proxy, and the best exported.
+     Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
+    chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
+    trained as asked and the best on validation exported, beside the best zoo model that fits.
 
     Args:
         idempotency_key (None | str | Unset):

@@ -6,11 +6,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="AssemblyOutTrainingType0")
+T = TypeVar("T", bound="AssemblyOutZooModelsItem")
 
 
 @_attrs_define
-class AssemblyOutTrainingType0:
+class AssemblyOutZooModelsItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -23,10 +23,10 @@ class AssemblyOutTrainingType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        assembly_out_training_type_0 = cls()
+        assembly_out_zoo_models_item = cls()
 
-        assembly_out_training_type_0.additional_properties = d
-        return assembly_out_training_type_0
+        assembly_out_zoo_models_item.additional_properties = d
+        return assembly_out_zoo_models_item
 
     @property
     def additional_keys(self) -> list[str]:

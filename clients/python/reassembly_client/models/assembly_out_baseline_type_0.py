@@ -6,12 +6,12 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="AssemblyOutModelScoresType0")
+T = TypeVar("T", bound="AssemblyOutBaselineType0")
 
 
 @_attrs_define
-class AssemblyOutModelScoresType0:
-    additional_properties: dict[str, float] = _attrs_field(init=False, factory=dict)
+class AssemblyOutBaselineType0:
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -23,19 +23,19 @@ class AssemblyOutModelScoresType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        assembly_out_model_scores_type_0 = cls()
+        assembly_out_baseline_type_0 = cls()
 
-        assembly_out_model_scores_type_0.additional_properties = d
-        return assembly_out_model_scores_type_0
+        assembly_out_baseline_type_0.additional_properties = d
+        return assembly_out_baseline_type_0
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> float:
+    def __getitem__(self, key: str) -> Any:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: float) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:
