@@ -11,8 +11,12 @@
     (5 seeded batches of 32) and LogME (pooled features of --logme-images images + the fixed point).
     With ``--zoo DIR`` (a ``zoo.json`` written by core.zoo.train) the trained zoo models are scored;
     otherwise the zoo's architectures at random init (same cost, the output says so).
+(d) With ``--zoo DIR``: building and scoring ``--pool-size`` (200) chains of that zoo as the
+    assembly job does (LS stitches, closed-form head + validation accuracy, LogME; then again with
+    NASWOT at initialisation and after the LS fit), wall time per proxy set.
 
-    .venv/bin/python benchmarks/search.py [--data PATH] [--zoo DIR] [--seeds 3] [--only ip|pool|proxies]
+    .venv/bin/python benchmarks/search.py [--data PATH] [--zoo DIR] [--seeds 3]
+        [--only ip|pool|proxies|pool-scoring] [--pool-size 200]
 """
 
 from __future__ import annotations
@@ -250,6 +254,43 @@ def bench_proxies(data: Path, zoo: Path | None, logme_images: int) -> None:
         )
 
 
+def bench_pool_scoring(data: Path, zoo: Path | None, size: int) -> None:
+    """(d) Build and score a pool of chains of a trained zoo, as the assembly job does, per proxy."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dery_fashion import dery_cuts, load_donors  # the benchmark's own zoo loading and partition
+
+    from core.assembly.evaluate import TargetData, evaluate_chain
+    from core.assembly.pipeline import SearchConfig, chain_of, draw_pool
+    from core.assembly.problem import Budget
+    from core.transfer_task import rotated_inverted
+
+    if zoo is None:
+        raise SystemExit("--only pool-scoring needs --zoo (e.g. var/demo-zoo, made by `make demo`)")
+    donors = load_donors(zoo)
+    images, labels = load_images(data, 2512)
+    cuts, _ = dery_cuts(donors, images[:512])
+    target = TargetData.from_arrays(
+        rotated_inverted(images[512:]), labels[512:].astype(np.int64), 10, max_fit=800, max_heldout=600
+    )
+    largest = max(
+        sum(n.params for n in d.dissection.nodes) + d.dissection.stem_params for d in donors.values()
+    )
+    pool = draw_pool(cuts, donors, 10, Budget(max_params=2 * largest), SearchConfig(pool_size=size))
+    print(
+        f"\n(d) building and scoring {len(pool)} chains of {zoo} (K=3 DeRy partition, min_donors=2), "
+        f"{target.sizes()}, 1 torch thread:"
+    )
+    for label, with_naswot in (
+        ("validation + LogME (one build each)", False),
+        ("... + NASWOT init & after LS", True),
+    ):
+        t0 = time.perf_counter()
+        for sol in pool:
+            evaluate_chain(chain_of(sol), donors, target, with_naswot=with_naswot)
+        wall = time.perf_counter() - t0
+        print(f"  {label:40s} {wall:6.1f} s in all, {1000 * wall / len(pool):6.0f} ms per chain")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -261,7 +302,8 @@ def main() -> None:
     parser.add_argument("--zoo", type=Path, default=None, help="folder with zoo.json from core.zoo.train")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--logme-images", type=int, default=1000)
-    parser.add_argument("--only", choices=["ip", "pool", "proxies"], default=None)
+    parser.add_argument("--only", choices=["ip", "pool", "proxies", "pool-scoring"], default=None)
+    parser.add_argument("--pool-size", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"load average at start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
@@ -271,6 +313,8 @@ def main() -> None:
         bench_pool(args.seeds)
     if args.only in (None, "proxies"):
         bench_proxies(args.data, args.zoo, args.logme_images)
+    if args.only == "pool-scoring" or (args.only is None and args.zoo is not None):
+        bench_pool_scoring(args.data, args.zoo, args.pool_size)
 
 
 if __name__ == "__main__":
