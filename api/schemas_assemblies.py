@@ -50,7 +50,7 @@ class Training(BaseModel):
         "frozen (FZ): then train stitches and head (blocks frozen); finetune (FT): then train everything. "
         "Training keeps the best epoch on the validation split, the starting point included.",
     )
-    epochs: int = Field(5, ge=1, le=1000)
+    epochs: int = Field(10, ge=1, le=1000)
     lr: float = Field(1e-3, gt=0, le=1.0)
     weight_decay: float = Field(1e-4, ge=0, le=1.0)
     batch_size: int = Field(64, ge=1, le=4096)

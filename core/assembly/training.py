@@ -23,7 +23,7 @@ from core.stitch import ReassembledNet
 Mode = Literal["frozen", "finetune"]
 
 # Chosen on the validation split of benchmarks/dery_fashion.py (docs/results.md), not on held-out data.
-DEFAULT_EPOCHS = 5
+DEFAULT_EPOCHS = 10
 DEFAULT_LR = 1e-3
 DEFAULT_WEIGHT_DECAY = 1e-4
 

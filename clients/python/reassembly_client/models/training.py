@@ -19,14 +19,14 @@ class Training:
         mode (TrainingMode | Unset): none: least-squares stitches and a closed-form head, no gradient step; frozen (FZ):
             then train stitches and head (blocks frozen); finetune (FT): then train everything. Training keeps the best
             epoch on the validation split, the starting point included. Default: TrainingMode.NONE.
-        epochs (int | Unset):  Default: 5.
+        epochs (int | Unset):  Default: 10.
         lr (float | Unset):  Default: 0.001.
         weight_decay (float | Unset):  Default: 0.0001.
         batch_size (int | Unset):  Default: 64.
     """
 
     mode: TrainingMode | Unset = TrainingMode.NONE
-    epochs: int | Unset = 5
+    epochs: int | Unset = 10
     lr: float | Unset = 0.001
     weight_decay: float | Unset = 0.0001
     batch_size: int | Unset = 64
