@@ -29,7 +29,7 @@ from core.transfer_task import TRANSFER_TASK, rotated_inverted
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "data" / "fashion_subset.npz"
-console = Console()
+console = Console(width=shutil.get_terminal_size((120, 24)).columns)
 
 
 def _free_port() -> int:
@@ -235,7 +235,7 @@ def _upload_transfer_target(client: httpx.Client) -> dict[str, Any]:
 
 
 def _short(blocks: list[dict[str, Any]]) -> str:
-    return " → ".join(f"{b['model_name'].split('_')[0]}[{b['first_node']}-{b['last_node']}]" for b in blocks)
+    return "→".join(f"{b['model_name'].split('_')[0]}[{b['first_node']}-{b['last_node']}]" for b in blocks)
 
 
 def _print_assembly(asm: dict[str, Any], budget: dict[str, int]) -> None:
