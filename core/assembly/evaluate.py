@@ -140,13 +140,15 @@ class Evaluation:
         return list(dict.fromkeys(b.model for b in self.chain))
 
     def proxy(self, name: Proxy) -> float:
-        """The value the ranking uses (higher is better; a degenerate NASWOT ranks last)."""
+        """The value the ranking uses (higher is better; a degenerate score ranks last)."""
         if name == "validation":
-            return self.validation_accuracy
-        if name == "logme":
-            return self.logme
-        score = self.naswot_init
-        return score.value if score is not None and score.finite else -math.inf
+            value = self.validation_accuracy
+        elif name == "logme":
+            value = self.logme
+        else:
+            score = self.naswot_init
+            value = score.value if score is not None and score.finite else -math.inf
+        return value if math.isfinite(value) else -math.inf
 
     def scores(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,5 @@
-"""Reassembly search: the integer program (PuLP/CBC), its top-N solutions, the pool of diverse
-budget-feasible candidates, and proxy re-ranking."""
+"""Reassembly search: the integer program (PuLP/CBC), its top-N solutions, and the pool of diverse
+budget-feasible candidates that a whole-network proxy ranks (core.assembly.pipeline)."""
 
 from core.search.bounds import (
     Extreme,
@@ -14,13 +14,11 @@ from core.search.build import BlockCandidate, build_problem
 from core.search.ip import Solution, check_budget, solve
 from core.search.pool import candidate_pool
 from core.search.problem import BlockOption, SearchProblem, StitchTerm
-from core.search.rerank import RankedSolution, rerank
 
 __all__ = [
     "BlockCandidate",
     "BlockOption",
     "Extreme",
-    "RankedSolution",
     "SearchProblem",
     "Solution",
     "StitchTerm",
@@ -33,6 +31,5 @@ __all__ = [
     "min_latency",
     "min_params",
     "prefix_suffix",
-    "rerank",
     "solve",
 ]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from core.dissect.types import NodeSpec
 from core.errors import InvalidInput
-from core.proxy import ProxyScore
-from core.search import BlockCandidate, Solution, build_problem, rerank, solve
+from core.search import BlockCandidate, build_problem, solve
 from core.stitch import head_cost, stitch_cost, stitch_supported
 
 
@@ -93,25 +90,6 @@ def test_solutions_only_use_supported_stitches_and_count_them() -> None:
         a, b = (sets[k][i] for k, i in enumerate(s.choice))
         assert stitch_supported(a.last_node, b.first_node)
         assert s.params == a.params + b.params + stitch_cost(a.last_node, b.first_node).params
-
-
-def sol(rank: int) -> Solution:
-    return Solution(rank, (rank,), (f"b{rank}",), 1, 1, None, 0.0, 0.0, -float(rank), "optimal", 0.0, 0.0)
-
-
-def test_rerank_sorts_by_proxy_and_puts_degenerate_scores_last() -> None:
-    scores = {
-        0: ProxyScore(1.0, True),
-        1: ProxyScore(float("-inf"), False, "singular_kernel: ..."),
-        2: ProxyScore(5.0, True),
-        3: ProxyScore(1.0, True),
-    }
-    ranked = rerank([sol(r) for r in range(4)], lambda s: scores[s.rank])
-    assert [r.solution.rank for r in ranked] == [2, 0, 3, 1]  # ties keep the IP order
-    assert not ranked[-1].finite and ranked[-1].flag == "singular_kernel: ..."
-    plain = rerank([sol(0), sol(1)], lambda s: [float("nan"), 2.0][s.rank])
-    assert [r.solution.rank for r in plain] == [1, 0] and math.isnan(plain[1].score)
-    assert plain[1].to_dict()["score"] is None
 
 
 def test_mapping_and_callable_compatibility_agree() -> None:
