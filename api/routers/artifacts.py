@@ -22,9 +22,10 @@ router = APIRouter(tags=["artifacts"])
     },
 )
 def download_artifact(
-    artifact_id: str, request: Request, session: SessionDep, store: StoreDep, _: OwnerDep
+    artifact_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep
 ) -> Response:
+    """An artifact of the caller's (another owner's id is answered exactly like an unknown one)."""
     artifact = session.get(Artifact, artifact_id)
-    if artifact is None:
+    if artifact is None or artifact.owner != owner:
         raise NotFound(f"no artifact with id {artifact_id!r}")
     return artifact_response(request, store, artifact, artifact.filename)

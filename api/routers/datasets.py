@@ -46,7 +46,9 @@ def create_dataset(
         if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
             store.path_for(sha).unlink(missing_ok=True)
         raise
-    artifact = record_artifact(session, sha, size, media_type="application/x-npz", filename=f"{name}.npz")
+    artifact = record_artifact(
+        session, sha, size, owner=owner, media_type="application/x-npz", filename=f"{name}.npz"
+    )
     ds = Dataset(id=new_id("ds"), name=name, owner=owner, artifact_id=artifact.id, **info)
     session.add(ds)
     session.commit()

@@ -34,7 +34,7 @@ def get_model(session: Session, model_id: str, owner: str) -> Model:
 
 
 def _new_model(session: Session, owner: str, **fields: Any) -> Model:
-    existing = session.scalar(select(Model).where(Model.name == fields["name"]))
+    existing = session.scalar(select(Model).where(Model.owner == owner, Model.name == fields["name"]))
     if existing is not None:
         raise Conflict(
             f"a model named {fields['name']!r} already exists (id {existing.id}); "
@@ -173,7 +173,12 @@ def upload_model(
     if replay is not None and (existing := session.get(Model, replay.subject_id or "")) is not None:
         return _out(existing, replay, response=response)
     artifact = record_artifact(
-        session, sha, nbytes, media_type="application/octet-stream", filename=f"{name}.safetensors"
+        session,
+        sha,
+        nbytes,
+        owner=owner,
+        media_type="application/octet-stream",
+        filename=f"{name}.safetensors",
     )
     model = _new_model(
         session,

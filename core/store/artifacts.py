@@ -87,12 +87,17 @@ class LocalArtifactStore:
                 yield chunk
 
 
-def record_artifact(session: Session, sha256: str, size: int, *, media_type: str, filename: str) -> Artifact:
-    """The Artifact row for a stored blob (one row per distinct content)."""
-    existing = session.scalar(select(Artifact).where(Artifact.sha256 == sha256))
+def record_artifact(
+    session: Session, sha256: str, size: int, *, owner: str, media_type: str, filename: str
+) -> Artifact:
+    """The owner's Artifact row for a stored blob: one row per owner and content, so identical bytes
+    uploaded by two owners give each their own id, filename and access (the blob itself is shared)."""
+    existing = session.scalar(select(Artifact).where(Artifact.owner == owner, Artifact.sha256 == sha256))
     if existing is not None:
         return existing
-    row = Artifact(id=new_id("art"), sha256=sha256, size=size, media_type=media_type, filename=filename)
+    row = Artifact(
+        id=new_id("art"), owner=owner, sha256=sha256, size=size, media_type=media_type, filename=filename
+    )
     session.add(row)
     session.flush()
     return row

@@ -109,6 +109,7 @@ class Claim:
     subject_id: str | None
     attempt: int
     worker: str
+    owner: str = "anonymous"
 
 
 def claim_job(
@@ -166,7 +167,7 @@ def claim_job(
     session.refresh(job)
     session.add(JobEvent(job_id=job_id, attempt=job.attempts, worker=worker, event="claimed"))
     session.commit()
-    return Claim(job.id, job.kind, dict(job.params), job.subject_id, job.attempts, worker)
+    return Claim(job.id, job.kind, dict(job.params), job.subject_id, job.attempts, worker, job.owner)
 
 
 def _held(claim: Claim) -> Any:

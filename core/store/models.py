@@ -109,9 +109,12 @@ class Artifact(Base):
     """A content-addressed blob in the artifact store; the path is derived from sha256 by the server."""
 
     __tablename__ = "artifacts"
+    # One row per owner and content: the blob on disk is shared, the id, filename and access are not.
+    __table_args__ = (UniqueConstraint("owner", "sha256", name="uq_artifacts_owner_sha256"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(200))
@@ -120,9 +123,10 @@ class Artifact(Base):
 
 class Model(Base):
     __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_models_owner_name"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     owner: Mapped[str] = mapped_column(String(100), default="anonymous")
     architecture: Mapped[str] = mapped_column(String(200))  # timm model name
     source: Mapped[str] = mapped_column(String(20))  # timm | upload

@@ -17,7 +17,9 @@ def _stored(settings: Settings, data: bytes) -> str:
     sha, size = store.put_bytes(data)
     assert store.path_for(sha).is_relative_to(settings.resolved_artifact_root)
     with session_factory(settings.resolved_database_url)() as s:
-        art = record_artifact(s, sha, size, media_type="application/octet-stream", filename="blob.bin")
+        art = record_artifact(
+            s, sha, size, owner="anonymous", media_type="application/octet-stream", filename="blob.bin"
+        )
         s.commit()
         return art.id
 

@@ -53,10 +53,12 @@ def artifact_bytes(ctx: JobContext, artifact_id: str) -> bytes:
 
 
 def store_bytes(ctx: JobContext, data: bytes, *, media_type: str, filename: str) -> str:
-    """Store a blob and return its artifact id."""
+    """Store a blob as an artifact of the job's owner and return its id."""
     sha, size = ctx.artifacts.put_bytes(data)
     with ctx.sessions() as s:
-        art_id = record_artifact(s, sha, size, media_type=media_type, filename=filename).id
+        art_id = record_artifact(
+            s, sha, size, owner=ctx.claim.owner, media_type=media_type, filename=filename
+        ).id
         s.commit()
     return art_id
 

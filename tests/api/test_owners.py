@@ -1,0 +1,92 @@
+"""Two owners on one service: each one's artifacts, datasets and model names are their own."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from core.settings import Settings
+from tests.conftest import REDIS_TEST_URL
+
+ALICE = {"Authorization": "Bearer tokA"}
+BOB = {"Authorization": "Bearer tokB"}
+
+
+@pytest.fixture(scope="module")
+def two_owners(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The API with two tokens; no worker (registration answers 202 at once, its job stays queued)."""
+    from api.main import create_app
+    from core.store.migrate import upgrade
+
+    broker = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
+    redis.Redis.from_url(broker).flushdb()
+    upgrade(pg_url)
+    settings = Settings(
+        database_url=pg_url,
+        broker_url=broker,
+        data_dir=Path(tmp_path_factory.mktemp("owners")),
+        api_tokens="tokA:alice,tokB:bob",
+        register_wait_seconds=0.0,
+    )
+    with TestClient(create_app(settings, migrate=False)) as client:
+        yield client
+
+
+def _npz() -> bytes:
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    np.savez(buffer, images=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), labels=np.arange(20) % 2)
+    return buffer.getvalue()
+
+
+def _upload(client: TestClient, headers: dict[str, str], name: str, data: bytes) -> dict:
+    r = client.post(
+        "/v1/datasets", files={"file": (f"{name}.npz", data)}, data={"name": name}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_another_owners_dataset_and_artifact_are_404_with_and_without_range(two_owners: TestClient) -> None:
+    data = _npz()
+    alice = _upload(two_owners, ALICE, "alice-secret", data)
+    art = alice["artifact_id"]
+    mine = two_owners.get(f"/v1/artifacts/{art}", headers=ALICE)
+    assert mine.status_code == 200 and mine.content == data
+    for headers in ({}, {"Range": "bytes=0-9"}):
+        r = two_owners.get(f"/v1/artifacts/{art}", headers=BOB | headers)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    assert two_owners.get(f"/v1/datasets/{alice['id']}", headers=BOB).status_code == 404
+    unknown = two_owners.get("/v1/artifacts/art_does_not_exist", headers=BOB)
+    assert (
+        unknown.json()["error"]["message"].replace("art_does_not_exist", art)
+        == (two_owners.get(f"/v1/artifacts/{art}", headers=BOB).json()["error"]["message"])
+    )  # nothing tells Bob the id exists
+
+
+def test_identical_bytes_give_each_owner_their_own_artifact(two_owners: TestClient) -> None:
+    data = _npz()
+    alice = _upload(two_owners, ALICE, "alice-same-bytes", data)
+    bob = _upload(two_owners, BOB, "bob-same-bytes", data)
+    assert alice["artifact_id"] != bob["artifact_id"]
+    got = two_owners.get(f"/v1/artifacts/{bob['artifact_id']}", headers=BOB)
+    assert got.status_code == 200 and got.content == data
+    assert "bob-same-bytes.npz" in got.headers["content-disposition"]
+    assert two_owners.get(f"/v1/artifacts/{bob['artifact_id']}", headers=ALICE).status_code == 404
+
+
+def test_both_owners_may_use_the_same_model_name(two_owners: TestClient) -> None:
+    body = {"name": "shared-name", "source": {"timm": "test_resnet"}}
+    a = two_owners.post("/v1/models", json=body, headers=ALICE)
+    b = two_owners.post("/v1/models", json=body, headers=BOB)
+    assert a.status_code in (201, 202) and b.status_code in (201, 202), (a.text, b.text)
+    assert a.json()["id"] != b.json()["id"]
+    again = two_owners.post("/v1/models", json=body, headers=BOB)
+    assert again.status_code == 409 and b.json()["id"] in again.json()["error"]["message"]
+    assert two_owners.get(f"/v1/models/{a.json()['id']}", headers=BOB).status_code == 404
