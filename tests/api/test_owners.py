@@ -90,3 +90,37 @@ def test_both_owners_may_use_the_same_model_name(two_owners: TestClient) -> None
     again = two_owners.post("/v1/models", json=body, headers=BOB)
     assert again.status_code == 409 and b.json()["id"] in again.json()["error"]["message"]
     assert two_owners.get(f"/v1/models/{a.json()['id']}", headers=BOB).status_code == 404
+
+
+def test_another_owners_model_dataset_and_job_are_404_everywhere(two_owners: TestClient) -> None:
+    created = two_owners.post(
+        "/v1/models", json={"name": "alice-model", "source": {"timm": "test_resnet"}}, headers=ALICE
+    )
+    model, job = created.json()["id"], created.json()["job"]["id"]
+    other = two_owners.post(
+        "/v1/models", json={"name": "alice-model-2", "source": {"timm": "test_resnet"}}, headers=ALICE
+    )
+    dataset = _upload(two_owners, ALICE, "alice-probe", _npz())["id"]
+    requests = [
+        ("GET", f"/v1/models/{model}", None),
+        ("GET", f"/v1/models/{model}/nodes", None),
+        ("GET", f"/v1/models/{model}/weights", None),
+        ("POST", f"/v1/models/{model}/dissect", None),
+        ("DELETE", f"/v1/models/{model}", None),
+        ("GET", f"/v1/datasets/{dataset}", None),
+        ("GET", f"/v1/jobs/{job}", None),
+        ("POST", f"/v1/jobs/{job}/cancel", None),
+        (
+            "POST",
+            "/v1/partitions",
+            {"model_ids": [model, other.json()["id"]], "probe_dataset_id": dataset, "k": 2},
+        ),
+    ]
+    for method, url, body in requests:
+        r = two_owners.request(method, url, json=body, headers=BOB)
+        assert r.status_code == 404, (method, url, r.status_code, r.text)
+    assert model not in {m["id"] for m in two_owners.get("/v1/models", headers=BOB).json()["items"]}
+    assert job not in {j["id"] for j in two_owners.get("/v1/jobs", headers=BOB).json()["items"]}
+    assert dataset not in {d["id"] for d in two_owners.get("/v1/datasets", headers=BOB).json()["items"]}
+    assert two_owners.get(f"/v1/models/{model}", headers=ALICE).status_code == 200
+    assert two_owners.get(f"/v1/jobs/{job}", headers=ALICE).json()["status"] != "cancelled"
