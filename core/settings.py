@@ -32,7 +32,6 @@ class Settings(BaseSettings):
     # Limits.
     max_upload_bytes: int = 2 * 1024**3
     max_canary_seconds: float = 600.0
-    page_size_max: int = 200
     # How long POST /v1/models waits for its registration job before answering 202 instead of 201.
     register_wait_seconds: float = 120.0
 

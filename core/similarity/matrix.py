@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,34 +69,3 @@ class PointSimilarity:
         np.fill_diagonal(cka, 1.0)
         offsets = np.concatenate([[0], np.cumsum([s.shape[0] for s in sketches])])
         return cls(matrix=cka, offsets=tuple(int(o) for o in offsets))
-
-    @classmethod
-    def from_pairs(
-        cls, num_points: Sequence[int], pairs: Mapping[tuple[int, int], np.ndarray]
-    ) -> PointSimilarity:
-        """Assemble from per-pair (P_i, P_j) CKA arrays; (j, i) may be omitted when (i, j) is given.
-
-        Missing self blocks (i, i) become the identity (they do not affect a partition).
-        """
-        offsets = np.concatenate([[0], np.cumsum(num_points)]).astype(int)
-        n = len(num_points)
-        out = np.zeros((offsets[-1], offsets[-1]))
-        for i in range(n):
-            for j in range(n):
-                block = pairs.get((i, j))
-                if block is None and (j, i) in pairs:
-                    block = np.asarray(pairs[(j, i)]).T
-                if block is None:
-                    if i == j:
-                        block = np.eye(num_points[i])
-                    else:
-                        raise InvalidInput(f"no CKA matrix given between models {i} and {j}")
-                block = np.asarray(block, dtype=np.float64)
-                if block.shape != (num_points[i], num_points[j]):
-                    raise InvalidInput(
-                        f"CKA matrix for models ({i}, {j}) has shape {block.shape}, "
-                        f"expected {(num_points[i], num_points[j])}"
-                    )
-                out[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = block
-        np.fill_diagonal(out, 1.0)
-        return cls(matrix=out, offsets=tuple(int(o) for o in offsets))

@@ -85,10 +85,6 @@ class Stitch(nn.Module):
         """What is needed to rebuild this stitch (weights aside)."""
         return {"src": self.src.to_dict(), "dst": self.dst.to_dict(), "seed": self.seed}
 
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> Stitch:
-        return cls(Endpoint.from_dict(spec["src"]), Endpoint.from_dict(spec["dst"]), int(spec.get("seed", 0)))
-
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Seeded uniform(±1/sqrt(fan_in)) like PyTorch's default, prefix tokens at zero."""

@@ -62,10 +62,6 @@ class LocalArtifactStore:
                 os.unlink(tmp_name)
             raise
 
-    def put_file(self, path: Path) -> tuple[str, int]:
-        with open(path, "rb") as f:
-            return self.put_stream(f)
-
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         import io
 

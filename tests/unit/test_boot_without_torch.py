@@ -19,8 +19,7 @@ PROBE_WORKER = """
 import sys
 from worker.celery_app import app
 app.loader.import_default_modules()   # what `celery worker` does at boot: imports worker.tasks
-import worker.tasks, worker.handlers
-assert "worker.tasks" in sys.modules
+assert "worker.tasks" in sys.modules, "the worker's boot did not import its tasks"
 assert "torch" not in sys.modules, "the worker imported torch at boot"
 print("worker-ok")
 """
