@@ -13,11 +13,11 @@ from core.store.artifacts import LocalArtifactStore
 
 
 def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -26,7 +26,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_store(request: Request) -> LocalArtifactStore:
-    return request.app.state.artifacts  # type: ignore[no-any-return]
+    return request.app.state.artifacts
 
 
 def get_owner(

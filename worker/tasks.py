@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=RUN_JOB_TASK, bind=True, max_retries=5, acks_late=True, reject_on_worker_lost=True)
-def run_job_task(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def run_job_task(self, job_id: str) -> str:
     try:
         return run_job(job_id, get_settings(), HANDLERS)
     except Exception as exc:  # the database was unreachable: retry with backoff, bounded

@@ -67,7 +67,7 @@ class Dissection:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dissection:
         return cls(
-            input_size=tuple(d["input_size"]),  # type: ignore[arg-type]
+            input_size=tuple(d["input_size"]),
             nodes=tuple(NodeSpec.from_dict(n) for n in d["nodes"]),
             stem_params=d["stem_params"],
             stem_flops=d["stem_flops"],

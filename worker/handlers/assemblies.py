@@ -48,7 +48,7 @@ def _donor(ctx: JobContext, m: Model) -> Donor:
     info = DonorModel(
         key=m.id,
         timm_name=m.architecture,
-        input_size=tuple(m.input_size),  # type: ignore[arg-type]
+        input_size=tuple(m.input_size),
         kwargs={"num_classes": m.num_classes, **m.model_kwargs},
         weights_sha256=sha,
         mean=tuple(float(v) for v in m.mean),

@@ -47,7 +47,7 @@ def run_register_model(ctx: JobContext) -> dict[str, Any]:
         if values and channels and len(values) != channels:
             raise InvalidInput(f"{label} has {len(values)} values but the input has {channels} channels")
     ctx.progress(0.6, "measuring parameters and FLOPs", stage="measure")
-    card = describe(net, tuple(row.input_size) if row.input_size else None)  # type: ignore[arg-type]
+    card = describe(net, tuple(row.input_size) if row.input_size else None)
     with ctx.sessions() as s:
         model = s.get(Model, row.id)
         if model is None:
@@ -72,7 +72,7 @@ def run_dissect(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(0.05, f"loading {row.name}", stage="load")
         net = load_registered(ctx, row)
         ctx.progress(0.1, "tracing and verifying nodes", stage="dissect")
-        result = dissect(net, tuple(row.input_size), progress=ctx.progress)  # type: ignore[arg-type]
+        result = dissect(net, tuple(row.input_size), progress=ctx.progress)
     except ReassemblyError as exc:
         _set_dissection(ctx, row.id, "failed", {"error": {"code": exc.code, "message": exc.message}})
         raise
