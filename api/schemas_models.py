@@ -32,7 +32,9 @@ class ModelCreate(BaseModel):
         default_factory=dict, description="Extra timm.create_model arguments."
     )
     class_names: list[str] | None = None
-    seed: int = Field(0, description="Seed of the random initialisation when not pretrained.")
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="Seed of the random initialisation when not pretrained."
+    )
 
 
 class ModelOut(BaseModel):

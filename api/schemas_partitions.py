@@ -19,7 +19,7 @@ class PartitionCreate(BaseModel):
     epsilon: float = Field(0.2, ge=0, le=10, description="Size bound |B| < (1+ε)|M|/K.")
     size_measure: Literal["nodes", "params", "flops"] = "nodes"
     restarts: int = Field(200, ge=1, le=10_000)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**31 - 1)
     method: Literal["dp", "local"] = Field("dp", description="dp = exact re-cut; local = the paper's moves.")
     probe_images: int = Field(512, ge=8, le=100_000)
     batch_size: int = Field(64, ge=4, le=1024)

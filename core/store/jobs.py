@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, NotFound
 from core.store.ids import new_id
 from core.store.models import TERMINAL_STATUSES, Job, JobEvent
+from core.store.subjects import fail_subject
 
 
 def now() -> datetime:
@@ -136,14 +137,21 @@ def claim_job(
         )
     )
     if exhausted.rowcount:  # type: ignore[attr-defined]
+        lost = session.get(Job, job_id)
+        assert lost is not None
+        fail_subject(session, lost.kind, lost.subject_id, "worker_lost", lost.error_message or "")
         session.commit()
         return None
     # A job cancelled while its worker was dead is closed, not resumed.
-    session.execute(
+    closed = session.execute(
         update(Job)
         .where(Job.id == job_id, claimable, Job.cancel_requested.is_(True))
         .values(status="cancelled", finished_at=t, updated_at=t, lease_owner=None)
     )
+    if closed.rowcount:  # type: ignore[attr-defined]
+        job_row = session.get(Job, job_id)
+        assert job_row is not None
+        fail_subject(session, job_row.kind, job_row.subject_id, "cancelled", "cancelled by its owner")
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, claimable, Job.cancel_requested.is_(False))
@@ -246,6 +254,8 @@ def finish_job(
         values["result"] = result or {}
     res = session.execute(update(Job).where(_held(claim)).values(**values))
     done = bool(res.rowcount)  # type: ignore[attr-defined]
+    if done and status != "succeeded":
+        fail_subject(session, claim.kind, claim.subject_id, error_code or status, error_message or status)
     if done:
         session.add(
             JobEvent(
@@ -267,11 +277,13 @@ def request_cancel(session: Session, job_id: str) -> Job:
     if job.status in TERMINAL_STATUSES:
         raise Conflict(f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled")
     t = now()
-    session.execute(
+    cancelled = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "queued")
         .values(status="cancelled", cancel_requested=True, finished_at=t, updated_at=t)
     )
+    if cancelled.rowcount:  # type: ignore[attr-defined]
+        fail_subject(session, job.kind, job.subject_id, "cancelled", "cancelled before it started")
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "running")

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NotFound, ReassemblyError
+from core.errors import NotFound
 from core.progress import scaled
 from core.store.models import Artifact, AssemblyRow, Model, PartitionRow
 from worker.handlers.common import (
@@ -26,13 +26,8 @@ if TYPE_CHECKING:
 
 
 def run_assembly(ctx: JobContext) -> dict[str, Any]:
-    assembly_id = ctx.params["assembly_id"]
-    try:
-        return _run(ctx, assembly_id)
-    except ReassemblyError as exc:
-        error = {"code": exc.code, "message": exc.message, "details": exc.details}
-        update_row(ctx, AssemblyRow, assembly_id, status="failed", result={"error": error})
-        raise
+    """A failure is written on the assembly by the job's own finish (core.store.subjects)."""
+    return _run(ctx, ctx.params["assembly_id"])
 
 
 def _donor(ctx: JobContext, m: Model) -> Donor:

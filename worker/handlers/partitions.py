@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import NotFound, ReassemblyError
+from core.errors import NotFound
 from core.progress import scaled
 from core.store.models import Model, PartitionRow
 from worker.handlers.common import dataset_arrays, dissection_of, model_row, sketch_for, update_row
@@ -65,50 +65,40 @@ def run_partition(ctx: JobContext) -> dict[str, Any]:
 
     row = _partition_row(ctx)
     cfg = row.config
-    try:
-        images, _, _ = dataset_arrays(ctx, row.probe_dataset_id)
-        models = [model_row(ctx, mid) for mid in row.model_ids]
-        sketches, computed = [], []
-        n = len(models)
-        for i, model in enumerate(models):
-            ctx.progress(0.8 * i / n, f"sketching {model.name} ({i + 1}/{n})", stage="similarity")
-            sketch, fresh = sketch_for(
-                ctx,
-                model,
-                images,
-                row.probe_dataset_id,
-                cfg,
-                scaled(ctx.progress, 0.8 * i / n, 0.8 * (i + 1) / n),
-            )
-            sketches.append(sketch)
-            if fresh:
-                computed.append(model.id)
-        ctx.progress(0.8, "CKA between all points of all models", stage="similarity")
-        sim = PointSimilarity.from_sketches(sketches)
-        dissections = [dissection_of(m) for m in models]
-        ctx.progress(0.82, f"partitioning into {cfg['k']} sets", stage="partition")
-        part = partition(
-            sim,
-            [node_sizes(d, cfg["size_measure"]) for d in dissections],
-            k=cfg["k"],
-            epsilon=cfg["epsilon"],
-            restarts=cfg["restarts"],
-            seed=cfg["seed"],
-            method=cfg["method"],
-            size_measure=cfg["size_measure"],
-            model_names=[m.name for m in models],
-            node_paths=[[nd.path for nd in d.nodes] for d in dissections],
-            progress=scaled(ctx.progress, 0.82, 0.99),
-        )
-    except ReassemblyError as exc:
-        update_row(
+    images, _, _ = dataset_arrays(ctx, row.probe_dataset_id)
+    models = [model_row(ctx, mid) for mid in row.model_ids]
+    sketches, computed = [], []
+    n = len(models)
+    for i, model in enumerate(models):
+        ctx.progress(0.8 * i / n, f"sketching {model.name} ({i + 1}/{n})", stage="similarity")
+        sketch, fresh = sketch_for(
             ctx,
-            PartitionRow,
-            row.id,
-            status="failed",
-            result={"error": {"code": exc.code, "message": exc.message}},
+            model,
+            images,
+            row.probe_dataset_id,
+            cfg,
+            scaled(ctx.progress, 0.8 * i / n, 0.8 * (i + 1) / n),
         )
-        raise
+        sketches.append(sketch)
+        if fresh:
+            computed.append(model.id)
+    ctx.progress(0.8, "CKA between all points of all models", stage="similarity")
+    sim = PointSimilarity.from_sketches(sketches)
+    dissections = [dissection_of(m) for m in models]
+    ctx.progress(0.82, f"partitioning into {cfg['k']} sets", stage="partition")
+    part = partition(
+        sim,
+        [node_sizes(d, cfg["size_measure"]) for d in dissections],
+        k=cfg["k"],
+        epsilon=cfg["epsilon"],
+        restarts=cfg["restarts"],
+        seed=cfg["seed"],
+        method=cfg["method"],
+        size_measure=cfg["size_measure"],
+        model_names=[m.name for m in models],
+        node_paths=[[nd.path for nd in d.nodes] for d in dissections],
+        progress=scaled(ctx.progress, 0.82, 0.99),
+    )
     update_row(ctx, PartitionRow, row.id, status="done", result=describe_result(part, models, sim))
     return {"partition_id": row.id, "objective": part.objective, "sketches_computed": computed}
 
