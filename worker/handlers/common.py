@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, NotFound
 from core.store.artifacts import record_artifact
@@ -154,5 +155,8 @@ def sketch_for(
     )  # fmt: skip
     with ctx.sessions() as s:
         s.add(Sketch(id=new_id("skt"), artifact_id=art_id, **key))
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:  # another job sketched the same model and probe meanwhile: same result
+            s.rollback()
     return sketch, True
