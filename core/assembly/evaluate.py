@@ -111,13 +111,6 @@ class TargetData:
         return {f"{s}_images": len(v) for s, v in self.labels.items()}
 
 
-@torch.no_grad()
-def accuracy(net: nn.Module, images: torch.Tensor, labels: np.ndarray, batch_size: int = 256) -> float:
-    net.eval()
-    preds = torch.cat([net(images[i : i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
-    return float((preds.cpu().numpy() == labels).mean())
-
-
 @dataclass
 class Evaluation:
     """One chain built with least-squares stitches and a closed-form head, and its scores."""

@@ -28,7 +28,6 @@ from core.assembly.evaluate import (
     Evaluation,
     Proxy,
     TargetData,
-    accuracy,
     describe_blocks,
     evaluate_chain,
     evaluation_record,
@@ -36,6 +35,7 @@ from core.assembly.evaluate import (
 )
 from core.assembly.problem import Budget, assembly_problem, block_id, parse_block_id
 from core.assembly.training import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, train_network
+from core.metrics import accuracy
 from core.progress import Progress, no_progress, scaled
 from core.search import Solution, candidate_pool
 from core.stitch import BlockRef, assembly_cost

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.assembly.evaluate import accuracy
+from core.metrics import accuracy
 from core.progress import Progress, no_progress
 from core.stitch import ReassembledNet
 

@@ -29,6 +29,7 @@ from torch import nn
 import core.zoo  # noqa: F401  (registers the project's architectures with timm)
 from core.errors import InvalidInput
 from core.flops import count_params
+from core.metrics import accuracy as top1
 from core.progress import Progress, no_progress
 from core.zoo.data import FASHION_CLASSES, load_npz, prepare, stratified_split
 from core.zoo.registry import load_weights_strict
@@ -225,7 +226,7 @@ def _train_zoo(
         steps = _train(model, x_train, y_train, recipe, epochs, batch_size, model_seed, step_report)
         seconds = time.perf_counter() - start
         done += steps
-        accuracy = evaluate(model, x_eval, y_eval, batch_size=256)
+        accuracy = round(top1(model, x_eval, y_eval), 4)
         weights = out / f"{recipe.name}.safetensors"
         digest = save_weights(model, weights, metadata={"arch": recipe.arch, "kwargs": recipe.kwargs})
         entries.append(
@@ -352,19 +353,6 @@ def _train(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256) -> float:
-    """Top-1 accuracy in eval mode."""
-    model.eval()
-    if len(x) == 0:
-        return float("nan")
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        correct += int(
-            (model(x[start : start + batch_size]).argmax(1) == y[start : start + batch_size]).sum()
-        )
-    return round(correct / len(x), 4)
-
-
 def save_weights(model: nn.Module, path: Path, metadata: dict[str, Any] | None = None) -> str:
     """Write the state dict as safetensors (atomically) and return the file's sha256.
 

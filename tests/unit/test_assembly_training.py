@@ -8,9 +8,9 @@ import pytest
 import timm
 import torch
 
-from core.assembly.evaluate import accuracy
 from core.assembly.training import train_network
 from core.dissect import dissect, split
+from core.metrics import accuracy
 from core.stitch import AssemblySpec, BlockRef, DonorModel, ReassembledNet
 
 
