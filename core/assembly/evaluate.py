@@ -23,8 +23,9 @@ from core.dissect.types import Dissection
 from core.errors import InvalidInput
 from core.flops import count_flops, count_params
 from core.proxy import ProxyScore, logme, naswot
+from core.proxy.features import pooled_features
 from core.stitch import AssemblySpec, BlockRef, DonorModel, ReassembledNet, fit_stitches
-from core.stitch.head import RIDGES, fit_head_on_features, pooled_features
+from core.stitch.head import RIDGES, fit_head_on_features
 from core.stitch.network import stitch_records
 
 Proxy = Literal["validation", "logme", "naswot"]

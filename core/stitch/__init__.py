@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         PoolHead,
         fit_head_closed_form,
         fit_head_on_features,
-        pooled_features,
     )
     from core.stitch.network import (
         AssemblySpec,
@@ -59,7 +58,6 @@ _LAZY = {
     "fit_head_on_features": "core.stitch.head",
     "HeadFit": "core.stitch.head",
     "renormalise": "core.stitch.network",
-    "pooled_features": "core.stitch.head",
     "AssemblySpec": "core.stitch.network",
     "BlockRef": "core.stitch.network",
     "DonorModel": "core.stitch.network",
@@ -104,7 +102,6 @@ __all__ = [
     "plan_assembly",
     "plan_cost",
     "plan_stitch",
-    "pooled_features",
     "relative_residual",
     "renormalise",
     "stitch_cost",

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from core.errors import InvalidInput
+from core.proxy.features import pooled_features
 from core.stitch.plan import Endpoint
 
 if TYPE_CHECKING:
@@ -54,22 +55,6 @@ class PoolHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc((self.pool(x) - self.feature_mean) / self.feature_scale)
-
-
-@torch.no_grad()
-def pooled_features(net: ReassembledNet, images: Tensor, batch_size: int = 64) -> Tensor:
-    """(N, C) pooled last-block features of ``images`` in eval mode."""
-    was_training = net.training
-    net.eval()
-    try:
-        return torch.cat(
-            [
-                net.head.pool(net.forward_features(images[i : i + batch_size]))
-                for i in range(0, len(images), batch_size)
-            ]
-        )
-    finally:
-        net.train(was_training)
 
 
 RIDGES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -152,5 +137,5 @@ def fit_head_closed_form(
     Returns the accuracy on the fitting images."""
     if len(images) != len(labels):
         raise InvalidInput(f"need the same >= 2 images and labels, got {len(images)} and {len(labels)}")
-    feats = pooled_features(net, images, batch_size)
+    feats = pooled_features(net, images, batch_size=batch_size)
     return fit_head_on_features(net.head, feats, labels, ridges=(ridge,)).fit_accuracy
