@@ -20,9 +20,10 @@ services:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy api worker core
+	$(VENV)/bin/mypy api worker core cli
 
 test: $(STAMP) services lint typecheck
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q --durations=15

@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.broker import dispatch_and_mark, queue_for
 from core.errors import Conflict
 from core.settings import Settings
 from core.store.jobs import create_job, get_job, request_hash
 from core.store.models import TERMINAL_STATUSES, Job
-from worker.dispatch import dispatch_and_mark
-from worker.kinds import queue_for
 
 
 def start_job(

@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY api api
 COPY worker worker
 COPY core core
+COPY cli cli
 COPY migrations migrations
 RUN pip install .
 EXPOSE 8000

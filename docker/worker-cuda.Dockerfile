@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY api api
 COPY worker worker
 COPY core core
+COPY cli cli
 COPY migrations migrations
 RUN pip install .
 CMD ["reassembly", "worker", "--queues", "gpu", "--concurrency", "1"]

@@ -7,16 +7,16 @@ import threading
 
 from celery import signals
 
+from core.broker import RUN_JOB_TASK, dispatch
 from core.settings import get_settings
 from core.store.db import engine_for, session_factory
 from core.store.jobs import jobs_to_redispatch, mark_dispatched
-from worker.celery_app import app
-from worker.dispatch import dispatch
+from worker.celery_app import worker_app
 from worker.handlers import HANDLERS
-from worker.kinds import RUN_JOB_TASK
 from worker.runner import run_job
 
 log = logging.getLogger(__name__)
+app = worker_app()
 
 
 @app.task(name=RUN_JOB_TASK, bind=True, max_retries=5, acks_late=True, reject_on_worker_lost=True)

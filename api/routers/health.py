@@ -8,9 +8,9 @@ from sqlalchemy import func, select, text
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas import HealthOut
+from core.broker import celery_for
 from core.settings import Settings
 from core.store.models import JOB_STATUSES, Job
-from worker.celery_app import celery_for
 
 router = APIRouter(tags=["health"])
 

@@ -61,7 +61,7 @@ def wait_job(live: LiveService, job_id: str, timeout: float = 600) -> dict:
 @pytest.fixture(scope="session")
 def zoo_models(live: LiveService, tiny_zoo: Path) -> list[dict]:
     """The tiny trained zoo registered (safetensors uploads) and dissected in the live service."""
-    from api.zoo_client import register_zoo
+    from cli.zoo_client import register_zoo
 
     models = register_zoo(live.client, tiny_zoo, prefix="zoo-")
     jobs = [live.client.post(f"/v1/models/{m['id']}/dissect").json()["id"] for m in models]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import yaml
 from typer.main import get_command
 
-from api.cli import app
+from cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 THIRD_PARTY = {"redis", "postgres", "minio"}
@@ -36,3 +37,14 @@ def test_services_use_the_distributed_backends() -> None:
     assert env["REASSEMBLY_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert env["REASSEMBLY_BROKER_URL"].startswith("redis://")
     assert "${POSTGRES_PASSWORD:?" in env["REASSEMBLY_DATABASE_URL"], "no default secret"
+
+
+def test_every_dockerfile_copies_every_package() -> None:
+    """`pip install .` in the image must find every package, the CLI's own included."""
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [p.rstrip("*") for p in include["include"]]
+    assert "cli" in packages
+    for dockerfile in (ROOT / "docker").glob("*Dockerfile"):
+        text = dockerfile.read_text()
+        for pkg in packages:
+            assert f"COPY {pkg} {pkg}" in text, f"{dockerfile.name} does not copy {pkg}/"

@@ -69,6 +69,8 @@ def sync_detailed(
 ) -> Response[File | HTTPValidationError]:
     """Download Artifact
 
+     An artifact of the caller's (another owner's id is answered exactly like an unknown one).
+
     Args:
         artifact_id (str):
         authorization (None | str | Unset):
@@ -101,6 +103,8 @@ def sync(
 ) -> File | HTTPValidationError | None:
     """Download Artifact
 
+     An artifact of the caller's (another owner's id is answered exactly like an unknown one).
+
     Args:
         artifact_id (str):
         authorization (None | str | Unset):
@@ -127,6 +131,8 @@ async def asyncio_detailed(
     authorization: None | str | Unset = UNSET,
 ) -> Response[File | HTTPValidationError]:
     """Download Artifact
+
+     An artifact of the caller's (another owner's id is answered exactly like an unknown one).
 
     Args:
         artifact_id (str):
@@ -157,6 +163,8 @@ async def asyncio(
     authorization: None | str | Unset = UNSET,
 ) -> File | HTTPValidationError | None:
     """Download Artifact
+
+     An artifact of the caller's (another owner's id is answered exactly like an unknown one).
 
     Args:
         artifact_id (str):

@@ -24,7 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from api.zoo_client import register_zoo
+from cli.zoo_client import register_zoo
 from core.transfer_task import TRANSFER_TASK, rotated_inverted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def run_demo(data_dir: Path) -> None:
     port = _free_port()
     log = data_dir.parent / "demo-serve.log"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     with open(log, "wb") as out:
         server = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -52,8 +52,10 @@ def serve(
     get_settings.cache_clear()
     settings = get_settings()
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    from core.broker import ensure_broker_folders
     from core.store.migrate import upgrade
 
+    ensure_broker_folders(settings)
     upgrade(settings.resolved_database_url)
     console.print(f"[bold]Reassembly embedded[/]: data in {settings.resolved_data_dir}, http://{host}:{port}")
     stop = threading.Event()
@@ -166,7 +168,7 @@ def zoo_train(
     if register:
         import httpx
 
-        from api.zoo_client import register_zoo
+        from cli.zoo_client import register_zoo
 
         with httpx.Client(base_url=register, timeout=600) as client:
             for m in register_zoo(client, out):
@@ -176,7 +178,7 @@ def zoo_train(
 @app.command()
 def demo(data_dir: Path = Path("var/demo")) -> None:
     """Start the embedded service and run the pipeline end to end over HTTP, printing each step."""
-    from api.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(data_dir.resolve())
 
