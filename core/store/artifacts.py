@@ -28,8 +28,7 @@ CHUNK = 1024 * 1024
 
 class LocalArtifactStore:
     def __init__(self, root: Path):
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root).resolve()  # created on the first write, not here
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -40,6 +39,7 @@ class LocalArtifactStore:
         """Copy ``stream`` into the store; returns (sha256, size)."""
         digest = hashlib.sha256()
         size = 0
+        self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
