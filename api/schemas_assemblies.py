@@ -70,8 +70,8 @@ class AssemblyCreate(BaseModel):
     proxy: Literal["validation", "logme", "naswot"] = Field(
         "validation",
         description="Whole-network proxy that ranks the pool: the closed-form head's validation accuracy "
-        "(default: it predicts trained accuracy best in the benchmark), LogME of the assembled features, "
-        "or NASWOT at initialisation (the paper's).",
+        "(default: it ranks as well as LogME and makes the best final choice in the benchmark), "
+        "LogME of the assembled features, or NASWOT at initialisation (the paper's).",
     )
     pool_size: int = Field(
         200, ge=1, le=2000, description="Distinct budget-feasible chains drawn and scored."

@@ -40,7 +40,8 @@ from core.progress import Progress, no_progress, scaled
 from core.search import Solution, candidate_pool
 from core.stitch import BlockRef, assembly_cost
 
-DEFAULT_PROXY: Proxy = "validation"  # best Kendall τ against trained accuracy (docs/results.md)
+# Ranks as well as LogME and makes the best final choice in benchmarks/dery_fashion.py (docs/results.md).
+DEFAULT_PROXY: Proxy = "validation"
 TrainingMode = Literal["none", "frozen", "finetune"]
 
 

@@ -26,8 +26,8 @@ class AssemblyCreate:
         heldout_dataset_id (None | str | Unset): A separate test set of the same classes, used only to report held-out
             accuracy. Without it a stratified share of the target dataset is held out.
         proxy (AssemblyCreateProxy | Unset): Whole-network proxy that ranks the pool: the closed-form head's validation
-            accuracy (default: it predicts trained accuracy best in the benchmark), LogME of the assembled features, or
-            NASWOT at initialisation (the paper's). Default: AssemblyCreateProxy.VALIDATION.
+            accuracy (default: it ranks as well as LogME and makes the best final choice in the benchmark), LogME of the
+            assembled features, or NASWOT at initialisation (the paper's). Default: AssemblyCreateProxy.VALIDATION.
         pool_size (int | Unset): Distinct budget-feasible chains drawn and scored. Default: 200.
         candidates (int | Unset): Finalists: the best by the proxy, trained as asked; the best on validation wins.
             Default: 3.
