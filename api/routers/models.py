@@ -33,6 +33,22 @@ def get_model(session: Session, model_id: str, owner: str) -> Model:
     return model
 
 
+def _replayed_model(session: Session, owner: str, key: str | None, body: Any) -> tuple[Model, Job] | None:
+    """The model an earlier request with this Idempotency-Key registered, with its job. A key whose
+    model was deleted since is refused: re-running its finished job would leave a new row pending."""
+    job = replayed_job(session, owner, key, "register_model", body)
+    if job is None:
+        return None
+    model = session.get(Model, job.subject_id or "")
+    if model is None:
+        raise Conflict(
+            f"the model registered with Idempotency-Key {key!r} (job {job.id}) was deleted; "
+            "send the request again with a new key",
+            details={"job_id": job.id},
+        )
+    return model, job
+
+
 def _new_model(session: Session, owner: str, **fields: Any) -> Model:
     existing = session.scalar(select(Model).where(Model.owner == owner, Model.name == fields["name"]))
     if existing is not None:
@@ -107,9 +123,9 @@ def create_model(
 ) -> ModelOut:
     """Register a timm architecture. Answers 201 once the registration job has built it (params,
     FLOPs, canonical safetensors weights), or 202 with the job if that takes longer than the wait."""
-    replay = replayed_job(session, owner, idempotency_key, "register_model", body.model_dump())
-    if replay is not None and (model := session.get(Model, replay.subject_id or "")) is not None:
-        return _out(model, replay, response=response)
+    replay = _replayed_model(session, owner, idempotency_key, body.model_dump())
+    if replay is not None:
+        return _out(*replay, response=response)
     model = _new_model(
         session,
         owner,
@@ -169,9 +185,9 @@ def upload_model(
         "mean": norm_mean,
         "std": norm_std,
     }
-    replay = replayed_job(session, owner, idempotency_key, "register_model", body)
-    if replay is not None and (existing := session.get(Model, replay.subject_id or "")) is not None:
-        return _out(existing, replay, response=response)
+    replay = _replayed_model(session, owner, idempotency_key, body)
+    if replay is not None:
+        return _out(*replay, response=response)
     artifact = record_artifact(
         session,
         sha,

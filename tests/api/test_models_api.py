@@ -166,3 +166,30 @@ def test_dataset_upload_and_validation(live: LiveService) -> None:
         "/v1/datasets", files={"file": ("d.npz", json.dumps([1]).encode())}, data={"name": "x"}
     )
     assert r.status_code == 415
+
+
+def test_an_idempotency_key_whose_model_was_deleted_is_refused_not_left_pending(live: LiveService) -> None:
+    body = {"name": "keyed-model", "source": {"timm": "test_resnet"}}
+    key = {"Idempotency-Key": "register-keyed-model"}
+    first = live.client.post("/v1/models", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    assert live.client.post("/v1/models", json=body, headers=key).json()["id"] == first.json()["id"]
+    assert live.client.delete(f"/v1/models/{first.json()['id']}").status_code in (200, 204)
+    again = live.client.post("/v1/models", json=body, headers=key)
+    assert again.status_code == 409 and "was deleted" in again.json()["error"]["message"], again.text
+    names = [m["name"] for m in live.client.get("/v1/models", params={"limit": 200}).json()["items"]]
+    assert "keyed-model" not in names  # no row left pending, holding the name
+
+
+def test_seeds_and_learning_rates_out_of_range_are_422_not_stuck_jobs(live: LiveService) -> None:
+    for seed in (-1, 2**70):
+        r = live.client.post(
+            "/v1/partitions", json={"model_ids": ["a", "b"], "probe_dataset_id": "d", "k": 2, "seed": seed}
+        )
+        assert r.status_code == 422 and "seed" in r.text, r.text
+    body = {
+        "partition_id": "p", "target_dataset_id": "d", "constraints": {"max_params": 10**6},
+        "training": {"mode": "frozen", "lr": 1e308},
+    }  # fmt: skip
+    r = live.client.post("/v1/assemblies", json=body)
+    assert r.status_code == 422 and "lr" in r.text, r.text
