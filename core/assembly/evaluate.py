@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.assembly.request import Proxy
 from core.dissect import SplitModel
 from core.dissect.types import Dissection
 from core.errors import InvalidInput
@@ -28,7 +29,6 @@ from core.stitch import AssemblySpec, BlockRef, DonorModel, ReassembledNet, fit_
 from core.stitch.head import RIDGES, fit_head_on_features
 from core.stitch.network import stitch_records
 
-Proxy = Literal["validation", "logme", "naswot"]
 Split = Literal["fit", "validation", "heldout"]
 
 

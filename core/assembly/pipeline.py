@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +26,6 @@ import torch
 from core.assembly.evaluate import (
     Donor,
     Evaluation,
-    Proxy,
     TargetData,
     describe_blocks,
     evaluate_chain,
@@ -34,35 +33,12 @@ from core.assembly.evaluate import (
     spec_for,
 )
 from core.assembly.problem import Budget, assembly_problem, block_id, parse_block_id
-from core.assembly.training import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, train_network
+from core.assembly.request import Proxy, SearchConfig, TrainingConfig
+from core.assembly.training import train_network
 from core.metrics import accuracy
 from core.progress import Progress, no_progress, scaled
 from core.search import Solution, candidate_pool
 from core.stitch import BlockRef, assembly_cost
-
-# Ranks as well as LogME and makes the best final choice in benchmarks/dery_fashion.py (docs/results.md).
-DEFAULT_PROXY: Proxy = "validation"
-TrainingMode = Literal["none", "frozen", "finetune"]
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    mode: TrainingMode = "none"
-    epochs: int = DEFAULT_EPOCHS
-    lr: float = DEFAULT_LR
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-    batch_size: int = 64
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    proxy: Proxy = DEFAULT_PROXY
-    pool_size: int = 200
-    finalists: int = 3
-    seed: int = 0
-    probe_images: int = 256
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    score_naswot: bool = False  # NASWOT for every chain even when it is not the ranking proxy
 
 
 @dataclass
@@ -289,7 +265,6 @@ def describe_chain(chain: Sequence[BlockRef]) -> str:
 
 
 __all__ = [
-    "DEFAULT_PROXY",
     "Donor",
     "Outcome",
     "SearchConfig",

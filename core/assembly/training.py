@@ -16,16 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.assembly.request import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WEIGHT_DECAY
 from core.metrics import accuracy
 from core.progress import Progress, no_progress
 from core.stitch import ReassembledNet
 
 Mode = Literal["frozen", "finetune"]
-
-# Chosen on the validation split of benchmarks/dery_fashion.py (docs/results.md), not on held-out data.
-DEFAULT_EPOCHS = 10
-DEFAULT_LR = 1e-3
-DEFAULT_WEIGHT_DECAY = 1e-4
 
 
 def train_network(

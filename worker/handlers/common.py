@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from core.assembly.evaluate import Donor
     from core.progress import Progress
 
 
@@ -75,6 +76,29 @@ def load_registered(ctx: JobContext, row: Model) -> nn.Module:
         net, safetensors_state(artifact_bytes(ctx, row.weights_artifact_id)), arch=row.architecture
     )
     return net.eval()
+
+
+def donor_of(ctx: JobContext, row: Model) -> Donor:
+    """A registered, dissected model as a donor of blocks: weights, split, normalisation, sha256."""
+    from core.assembly.evaluate import Donor
+    from core.dissect import split
+    from core.stitch import DonorModel
+
+    with ctx.sessions() as s:
+        art = s.get(Artifact, row.weights_artifact_id) if row.weights_artifact_id else None
+        sha = art.sha256 if art is not None else None
+    net = load_registered(ctx, row)
+    dissection = dissection_of(row)
+    info = DonorModel(
+        key=row.id,
+        timm_name=row.architecture,
+        input_size=tuple(row.input_size),
+        kwargs={"num_classes": row.num_classes, **row.model_kwargs},
+        weights_sha256=sha,
+        mean=tuple(float(v) for v in row.mean),
+        std=tuple(float(v) for v in row.std),
+    )
+    return Donor(row.id, row.name, net, split(net, dissection), dissection, info)
 
 
 def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.ndarray, Dataset]:
