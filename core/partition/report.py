@@ -1,11 +1,14 @@
-"""Arrays behind the partition pictures (the drawing itself lives with the API)."""
+"""Arrays behind the partition pictures (the drawing itself lives with the API) and the stored view
+of a partition."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
+from core.dissect.types import Dissection
 from core.partition.types import Partition
 from core.similarity.matrix import PointSimilarity
 
@@ -36,3 +39,45 @@ def node_set_labels(part: Partition) -> list[list[int]]:
             row.extend([s] * (last - first + 1))
         out.append(row)
     return out
+
+
+def describe_result(
+    part: Partition,
+    models: Sequence[tuple[str, str]],
+    dissections: Sequence[Dissection],
+    sim: PointSimilarity,
+) -> dict[str, Any]:
+    """The stored view of a partition of ``models`` ((id, name) pairs): sets with model ids, node
+    paths, params and FLOPs per block, and the block similarity matrix."""
+
+    def block(m: int, s: int) -> dict[str, Any]:
+        first, last = part.cuts[m][s]
+        nodes = dissections[m].nodes[first : last + 1]
+        return {
+            "model_id": models[m][0],
+            "model_name": models[m][1],
+            "first_node": first,
+            "last_node": last,
+            "first_path": nodes[0].path,
+            "last_path": nodes[-1].path,
+            "params": sum(n.params for n in nodes),
+            "flops": sum(n.flops for n in nodes),
+            "similarity_to_anchor": part.scores[m][s],
+        }
+
+    sets = [
+        {
+            "index": s,
+            "anchor": block(part.anchors[s][0], s),
+            "blocks": [block(m, s) for m in range(len(models))],
+        }
+        for s in range(part.k)
+    ]
+    matrix, labels = block_similarity_matrix(sim, part, order="set")
+    return {
+        "partition": part.to_dict(),
+        "sets": sets,
+        "node_counts": [len(d.nodes) for d in dissections],
+        "block_similarity": matrix.round(4).tolist(),
+        "block_labels": [f"set{s} {models[m][1]}" for m, s, _, _ in labels],
+    }

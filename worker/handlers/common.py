@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from core.assembly.evaluate import Donor
+    from core.partition.request import PartitionRequest
     from core.progress import Progress
 
 
@@ -125,7 +126,7 @@ def sketch_for(
     row: Model,
     images: np.ndarray,
     dataset_id: str,
-    config: dict[str, Any],
+    request: PartitionRequest,
     progress: Progress,
 ) -> tuple[torch.Tensor, bool]:
     """The model's Gram sketch on the probe set, from the cache or by one forward pass.
@@ -144,9 +145,9 @@ def sketch_for(
     key: dict[str, Any] = {
         "model_id": row.id,
         "dataset_id": dataset_id,
-        "probe_images": min(int(config["probe_images"]), len(images)),
-        "batch_size": int(config["batch_size"]),
-        "seed": int(config["seed"]),
+        "probe_images": min(request.probe_images, len(images)),
+        "batch_size": request.batch_size,
+        "seed": request.seed,
     }
     with ctx.sessions() as s:
         cached = s.scalar(select(Sketch).where(*(getattr(Sketch, k) == v for k, v in key.items())))
