@@ -7,7 +7,7 @@ different stages).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from torch import nn
 
 from core.errors import InvalidInput, ReassemblyError
 from core.flops import count_flops, count_params
+from core.progress import Progress, no_progress
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,52 @@ def describe(model: nn.Module, input_size: tuple[int, int, int] | None = None) -
             details={"input_size": list(size)},
         ) from exc
     return ModelCard((channels, int(size[1]), int(size[2])), mean, std, count_params(model), flops)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A model built and checked for the registry: its card, and its weights as safetensors when
+    they were made here (an upload keeps the bytes it came with)."""
+
+    card: ModelCard
+    num_classes: int
+    new_weights: bytes | None
+
+
+def register(
+    architecture: str,
+    *,
+    num_classes: int | None,
+    model_kwargs: dict[str, Any],
+    pretrained: bool,
+    seed: int,
+    input_size: Sequence[int] | None,
+    mean: Sequence[float],
+    std: Sequence[float],
+    weights: bytes | None,
+    progress: Progress | None = None,
+) -> Registration:
+    """Build the architecture, check uploaded ``weights`` against it strictly (or make the initial
+    weights), check the normalisation against the input channels, and measure params and FLOPs."""
+    report = progress or no_progress
+    report(0.05, f"building {architecture}")
+    net = build_model(
+        architecture, num_classes=num_classes, model_kwargs=model_kwargs, pretrained=pretrained, seed=seed
+    )
+    if weights is not None:
+        report(0.3, "checking the uploaded weights against the architecture")
+        load_weights_strict(net, safetensors_state(weights), arch=architecture)
+    channels = int(input_size[0]) if input_size else 0
+    for label, values in (("mean", mean), ("std", std)):
+        if values and channels and len(values) != channels:
+            raise InvalidInput(f"{label} has {len(values)} values but the input has {channels} channels")
+    report(0.6, "measuring parameters and FLOPs")
+    card = describe(net, tuple(input_size) if input_size else None)  # type: ignore[arg-type]
+    return Registration(
+        card=card,
+        num_classes=int(getattr(net, "num_classes", num_classes) or num_classes or 0),
+        new_weights=state_to_safetensors(net) if weights is None else None,
+    )
 
 
 def safetensors_state(data: bytes) -> dict[str, torch.Tensor]:

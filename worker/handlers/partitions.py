@@ -3,17 +3,21 @@ A failure is written on the partition by the job's own finish (core.store.subjec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
-from core.partition.request import PartitionRequest
 from core.progress import scaled
 from core.store.models import Model, PartitionRow
 from worker.handlers.common import dataset_arrays, dissection_of, model_row, sketch_for, update_row
 from worker.runner import JobContext
 
+if TYPE_CHECKING:  # core.partition imports torch; the worker boots without it
+    from core.partition.request import PartitionRequest
+
 
 def _partition_row(ctx: JobContext) -> tuple[PartitionRow, PartitionRequest]:
+    from core.partition.request import PartitionRequest
+
     with ctx.sessions() as s:
         row = s.get(PartitionRow, ctx.params["partition_id"])
         if row is None:
