@@ -29,7 +29,9 @@ class ModelCreate(BaseModel):
     num_classes: int | None = Field(None, ge=1, description="Default: the architecture's own.")
     input_size: list[int] | None = Field(None, min_length=3, max_length=3, description="[C, H, W]")
     model_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Extra timm.create_model arguments."
+        default_factory=dict,
+        description="Extra timm.create_model architecture arguments (numbers, booleans, short words); "
+        "arguments that load weights, files or URLs are refused.",
     )
     class_names: list[str] | None = None
     seed: int = Field(

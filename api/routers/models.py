@@ -18,6 +18,7 @@ from api.schemas import JobOut, Page
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.uploads import read_safetensors_header
 from core.errors import Conflict, InvalidInput, NotFound, ReassemblyError
+from core.model_kwargs import check_model_kwargs
 from core.settings import Settings
 from core.store.artifacts import record_artifact
 from core.store.ids import new_id
@@ -133,7 +134,7 @@ def create_model(
         architecture=body.source.timm,
         source="timm",
         pretrained=body.source.pretrained,
-        model_kwargs=body.model_kwargs,
+        model_kwargs=check_model_kwargs(body.model_kwargs),
         num_classes=body.num_classes or 0,
         input_size=body.input_size or [],
         class_names=body.class_names,
@@ -164,7 +165,7 @@ def upload_model(
     idempotency_key: IdempotencyKey = None,
 ) -> ModelOut:
     """Register a model from safetensors weights and its architecture. Pickles are refused (415)."""
-    kwargs = _json_form("model_kwargs", model_kwargs, dict)
+    kwargs = check_model_kwargs(_json_form("model_kwargs", model_kwargs, dict))
     size = _json_form("input_size", input_size, list) if input_size else []
     names = _json_form("class_names", class_names, list) if class_names else None
     norm_mean = _json_form("mean", mean, list) if mean else []

@@ -16,6 +16,7 @@ from torch import nn
 
 from core.errors import InvalidInput, ReassemblyError
 from core.flops import count_flops, count_params
+from core.model_kwargs import check_model_kwargs
 from core.progress import Progress, no_progress
 
 
@@ -51,7 +52,7 @@ def build_model(
             details={"architecture": architecture, "similar": close},
             code="unknown_architecture",
         )
-    kwargs = dict(model_kwargs or {})
+    kwargs = check_model_kwargs(model_kwargs or {})
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     torch.manual_seed(seed)

@@ -1,0 +1,46 @@
+"""model_kwargs carry architecture settings only: nothing that loads weights, files or URLs."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.errors import InvalidInput
+from core.model_kwargs import check_model_kwargs
+
+ATTACKS = [
+    {"pretrained_cfg_overlay": {"hf_hub_id": None, "url": "http://127.0.0.1:8799/ssrf.pth"}},
+    {"checkpoint_path": "/etc/passwd"},
+    {"checkpoint_path": "/no/such/file"},
+    {"pretrained_cfg": {"file": "/etc/passwd"}},
+    {"cache_dir": "/tmp"},
+    {"weights_url": "http://127.0.0.1/x"},
+    {"global_pool": "../../etc/passwd"},
+    {"global_pool": "http://127.0.0.1/x"},
+    {"drop_rate": [0.1] * 100},
+    {"depth": 10**12},
+]
+
+
+@pytest.mark.parametrize("kwargs", ATTACKS)
+def test_loading_arguments_and_odd_values_are_refused(kwargs: dict) -> None:
+    with pytest.raises(InvalidInput, match="model_kwargs"):
+        check_model_kwargs(kwargs)
+
+
+def test_architecture_settings_pass_unchanged() -> None:
+    zoo = {"in_chans": 1, "depth_multiplier": 0.5, "width_mult": 0.35, "stem_stride": 2}
+    more = {"drop_path_rate": 0.1, "global_pool": "avg", "img_size": [32, 32], "class_token": False}
+    assert check_model_kwargs(zoo | more) == zoo | more
+
+
+@pytest.mark.parametrize("kwargs", ATTACKS[:3])
+def test_the_api_refuses_them_before_any_job_with_the_same_answer(client: TestClient, kwargs: dict) -> None:
+    body = {"name": "ssrf-probe", "source": {"timm": "test_resnet"}, "model_kwargs": kwargs}
+    r = client.post("/v1/models", json=body)
+    assert r.status_code == 422, r.text
+    assert "model_kwargs may not set" in r.json()["error"]["message"]
+    # An existing and a missing path get the same answer: nothing tells the client which exists.
+    assert "/etc/passwd" not in r.json()["error"]["message"]
+    names = [m["name"] for m in client.get("/v1/models", params={"limit": 200}).json()["items"]]
+    assert "ssrf-probe" not in names
