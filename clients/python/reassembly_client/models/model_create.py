@@ -23,7 +23,8 @@ class ModelCreate:
         source (TimmSource):
         num_classes (int | None | Unset): Default: the architecture's own.
         input_size (list[int] | None | Unset): [C, H, W]
-        model_kwargs (ModelCreateModelKwargs | Unset): Extra timm.create_model arguments.
+        model_kwargs (ModelCreateModelKwargs | Unset): Extra timm.create_model architecture arguments (numbers,
+            booleans, short words); arguments that load weights, files or URLs are refused.
         class_names (list[str] | None | Unset):
         seed (int | Unset): Seed of the random initialisation when not pretrained. Default: 0.
     """

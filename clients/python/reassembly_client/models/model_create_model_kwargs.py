@@ -11,7 +11,10 @@ T = TypeVar("T", bound="ModelCreateModelKwargs")
 
 @_attrs_define
 class ModelCreateModelKwargs:
-    """Extra timm.create_model arguments."""
+    """Extra timm.create_model architecture arguments (numbers, booleans, short words); arguments that load weights, files
+    or URLs are refused.
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
