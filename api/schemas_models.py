@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas import JobOut
+from core.errors import InvalidInput
+from core.limits import MAX_CLASSES, check_input_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 
@@ -26,8 +28,12 @@ class ModelCreate(BaseModel):
 
     name: str = Field(..., pattern=NAME_PATTERN)
     source: TimmSource
-    num_classes: int | None = Field(None, ge=1, description="Default: the architecture's own.")
-    input_size: list[int] | None = Field(None, min_length=3, max_length=3, description="[C, H, W]")
+    num_classes: int | None = Field(
+        None, ge=1, le=MAX_CLASSES, description="Default: the architecture's own."
+    )
+    input_size: list[int] | None = Field(
+        None, min_length=3, max_length=3, description="[C, H, W]; C in 1, 3, 4 and 8 <= H, W <= 4096."
+    )
     model_kwargs: dict[str, Any] = Field(
         default_factory=dict,
         description="Extra timm.create_model architecture arguments (numbers, booleans, short words); "
@@ -37,6 +43,16 @@ class ModelCreate(BaseModel):
     seed: int = Field(
         0, ge=0, le=2**31 - 1, description="Seed of the random initialisation when not pretrained."
     )
+
+    @field_validator("input_size")
+    @classmethod
+    def _bounded_size(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        try:
+            return check_input_size(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
 
 
 class ModelOut(BaseModel):

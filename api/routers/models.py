@@ -18,6 +18,7 @@ from api.schemas import JobOut, Page
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.uploads import read_safetensors_header
 from core.errors import Conflict, InvalidInput, NotFound, ReassemblyError
+from core.limits import MAX_CLASSES, check_input_size
 from core.model_kwargs import check_model_kwargs
 from core.settings import Settings
 from core.store.artifacts import record_artifact
@@ -155,7 +156,7 @@ def upload_model(
     weights: Annotated[UploadFile, File(description="The weights as a .safetensors file.")],
     name: Annotated[str, Form(pattern=NAME_PATTERN)],
     architecture: Annotated[str, Form(description="The timm model name the weights belong to.")],
-    num_classes: Annotated[int | None, Form(ge=1)] = None,
+    num_classes: Annotated[int | None, Form(ge=1, le=MAX_CLASSES)] = None,
     input_size: Annotated[str | None, Form(description='JSON [C, H, W], e.g. "[3, 224, 224]"')] = None,
     model_kwargs: Annotated[str, Form(description="JSON object of timm.create_model arguments")] = "{}",
     class_names: Annotated[str | None, Form(description="JSON list of class names")] = None,
@@ -166,7 +167,7 @@ def upload_model(
 ) -> ModelOut:
     """Register a model from safetensors weights and its architecture. Pickles are refused (415)."""
     kwargs = check_model_kwargs(_json_form("model_kwargs", model_kwargs, dict))
-    size = _json_form("input_size", input_size, list) if input_size else []
+    size = check_input_size(_json_form("input_size", input_size, list)) if input_size else []
     names = _json_form("class_names", class_names, list) if class_names else None
     norm_mean = _json_form("mean", mean, list) if mean else []
     norm_std = _json_form("std", std, list) if std else []

@@ -44,3 +44,25 @@ def test_the_api_refuses_them_before_any_job_with_the_same_answer(client: TestCl
     assert "/etc/passwd" not in r.json()["error"]["message"]
     names = [m["name"] for m in client.get("/v1/models", params={"limit": 200}).json()["items"]]
     assert "ssrf-probe" not in names
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"input_size": [3, 100_000, 100_000]}, {"input_size": [7, 32, 32]}, {"num_classes": 10**12}],
+)
+def test_sizes_that_would_exhaust_a_worker_are_422(client: TestClient, extra: dict) -> None:
+    r = client.post("/v1/models", json={"name": "huge", "source": {"timm": "test_resnet"}} | extra)
+    assert r.status_code == 422, r.text
+    field = next(iter(extra))
+    assert field in r.text
+
+
+def test_an_upload_with_a_huge_input_size_is_refused_before_its_weights_are_stored(
+    client: TestClient,
+) -> None:
+    r = client.post(
+        "/v1/models:upload",
+        files={"weights": ("w.safetensors", b"\x00" * 64, "application/octet-stream")},
+        data={"name": "huge-upload", "architecture": "test_resnet", "input_size": "[3, 100000, 100000]"},
+    )
+    assert r.status_code == 422 and "input_size" in r.json()["error"]["message"], r.text

@@ -22,7 +22,7 @@ class ModelCreate:
         name (str):
         source (TimmSource):
         num_classes (int | None | Unset): Default: the architecture's own.
-        input_size (list[int] | None | Unset): [C, H, W]
+        input_size (list[int] | None | Unset): [C, H, W]; C in 1, 3, 4 and 8 <= H, W <= 4096.
         model_kwargs (ModelCreateModelKwargs | Unset): Extra timm.create_model architecture arguments (numbers,
             booleans, short words); arguments that load weights, files or URLs are refused.
         class_names (list[str] | None | Unset):
