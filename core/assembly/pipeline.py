@@ -38,7 +38,7 @@ from core.assembly.training import train_network
 from core.metrics import accuracy
 from core.progress import Progress, no_progress, scaled
 from core.search import Solution, candidate_pool
-from core.stitch import BlockRef, assembly_cost
+from core.stitch import BlockRef, StitchCost, assembly_cost
 
 
 @dataclass
@@ -157,30 +157,32 @@ def _finish(
     return ev
 
 
+def whole_costs(donors: Mapping[str, Donor], num_classes: int) -> dict[str, StitchCost]:
+    """Params and FLOPs of every zoo model kept whole with a new head, by donor key."""
+    dissections = {k: d.dissection for k, d in donors.items()}
+    return {
+        k: assembly_cost(spec_for(d.whole(), donors, num_classes, 0), dissections) for k, d in donors.items()
+    }
+
+
 def zoo_that_fits(donors: Mapping[str, Donor], num_classes: int, budget: Budget) -> list[Donor]:
     """Zoo models that, kept whole with a new head, meet the budget's upper bounds (the lower bounds
     exist to push the search away from zoo models, so they do not rule a baseline out)."""
-    dissections = {k: d.dissection for k, d in donors.items()}
-    out = []
-    for d in donors.values():
-        cost = assembly_cost(spec_for(d.whole(), donors, num_classes, 0), dissections)
-        if (budget.max_params is None or cost.params <= budget.max_params) and (
-            budget.max_flops is None or cost.flops <= budget.max_flops
-        ):
-            out.append(d)
-    return out
+    costs = whole_costs(donors, num_classes)
+    return [
+        d
+        for k, d in donors.items()
+        if (budget.max_params is None or costs[k].params <= budget.max_params)
+        and (budget.max_flops is None or costs[k].flops <= budget.max_flops)
+    ]
 
 
-def _no_baseline_note(donors: Mapping[str, Donor], num_classes: int, budget: Budget) -> str:
-    dissections = {k: d.dissection for k, d in donors.items()}
-    costs = {
-        d.name: assembly_cost(spec_for(d.whole(), donors, num_classes, 0), dissections)
-        for d in donors.values()
-    }
-    name, cost = min(costs.items(), key=lambda kv: (kv[1].params, kv[1].flops))
+def _no_baseline_note(donors: Mapping[str, Donor], num_classes: int) -> str:
+    costs = whole_costs(donors, num_classes)
+    key = min(costs, key=lambda k: (costs[k].params, costs[k].flops))
     return (
-        f"no zoo model fits the budget (the smallest, {name}, has {cost.params:,} params and "
-        f"{cost.flops:,} FLOPs with a new head): here reassembly is the only answer"
+        f"no zoo model fits the budget (the smallest, {donors[key].name}, has {costs[key].params:,} params "
+        f"and {costs[key].flops:,} FLOPs with a new head): here reassembly is the only answer"
     )
 
 
@@ -203,7 +205,8 @@ def search(
 
     with_naswot = cfg.score_naswot or cfg.proxy == "naswot"
     pool: list[dict[str, Any]] = []
-    scored: list[tuple[float, int]] = []
+    rank_keys: list[tuple[float, int]] = []  # (−proxy, pool index): ascending = best first
+    kept: dict[int, Evaluation] = {}  # the best `finalists` so far, networks and all
     clock = time.perf_counter()
     for i, sol in enumerate(solutions):
         ev = evaluate_chain(
@@ -219,24 +222,23 @@ def search(
              "predicted_flops": sol.flops, "built_params": ev.params, "built_flops": ev.flops,
              "proxy_scores": ev.scores()}
         )  # fmt: skip
-        scored.append((ev.proxy(cfg.proxy), i))
+        rank_keys.append((-ev.proxy(cfg.proxy), i))
+        kept[i] = ev
+        if len(kept) > cfg.finalists:
+            del kept[max(kept, key=lambda j: rank_keys[j])]
         report(0.05 + 0.6 * (i + 1) / len(solutions), f"scored chain {i + 1}/{len(solutions)}")
     seconds["score_pool"] = time.perf_counter() - clock
 
-    order = [i for _, i in sorted(scored, key=lambda si: (-si[0], si[1]))]
+    order = [i for _, i in sorted(rank_keys)]
     for position, i in enumerate(order):
         pool[i]["proxy_rank"] = position
     clock = time.perf_counter()
-    finalists = []
     top = order[: cfg.finalists]
+    finalists = []
     for n, i in enumerate(top):
         step = scaled(report, 0.65 + 0.2 * n / len(top), 0.65 + 0.2 * (n + 1) / len(top))
         step(0.0, f"training finalist {n + 1}/{len(top)}")
-        ev = evaluate_chain(
-            chain_of(solutions[i]), donors, target,
-            seed=cfg.seed, probe_images=cfg.probe_images, with_naswot=with_naswot,
-        )  # fmt: skip
-        finalists.append(_finish(ev, donors, target, cfg, step))
+        finalists.append(_finish(kept[i], donors, target, cfg, step))
     chosen = max(range(len(finalists)), key=lambda n: (finalists[n].final_validation_accuracy(), -n))
     seconds["finalists"] = time.perf_counter() - clock
 
@@ -250,7 +252,7 @@ def search(
         zoo.append(_finish(ev, donors, target, cfg, step))
     baseline = max(zoo, key=lambda ev: ev.final_validation_accuracy(), default=None)
     seconds["baseline"] = time.perf_counter() - clock
-    note = None if baseline else _no_baseline_note(donors, target.num_classes, budget)
+    note = None if baseline else _no_baseline_note(donors, target.num_classes)
     outcome = Outcome(pool, finalists, chosen, zoo, baseline, note, cfg.proxy, seconds)
     net = outcome.network
     message = f"chose {describe_chain(net.chain)}: held-out {net.heldout_accuracy:.1%}"
