@@ -37,6 +37,13 @@ PG_ADMIN_URL = os.environ.get("REASSEMBLY_TEST_PG_URL", "postgresql+psycopg://po
 REDIS_TEST_URL = os.environ.get("REASSEMBLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
+def redis_test_db(offset: int) -> str:
+    """The Redis URL ``offset`` databases after ``REDIS_TEST_URL``'s, so that fixtures needing their own
+    broker never share one; moving ``REASSEMBLY_TEST_REDIS_URL`` moves them all (parallel runs)."""
+    base, db = REDIS_TEST_URL.rsplit("/", 1)
+    return f"{base}/{int(db) + offset}"
+
+
 def make_pg_database() -> str:
     """Create an empty PostgreSQL database for this test run and return its URL."""
     import secrets

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from core.store.migrate import upgrade
-from tests.conftest import REDIS_TEST_URL, drop_pg_database, make_pg_database
+from tests.conftest import drop_pg_database, make_pg_database, redis_test_db
 from tests.system.processes import reassembly, service_env, start, stop
 
 
@@ -27,7 +27,7 @@ class LiveService:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     db_url = make_pg_database()
     upgrade(db_url)
-    broker = REDIS_TEST_URL.rsplit("/", 1)[0] + "/12"
+    broker = redis_test_db(1)
     redis.Redis.from_url(broker).flushdb()
     data = tmp_path_factory.mktemp("live")
     settings = Settings(database_url=db_url, broker_url=broker, data_dir=data)

@@ -12,7 +12,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from tests.conftest import REDIS_TEST_URL
+from tests.conftest import redis_test_db
 
 ALICE = {"Authorization": "Bearer tokA"}
 BOB = {"Authorization": "Bearer tokB"}
@@ -24,7 +24,7 @@ def two_owners(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     from api.main import create_app
     from core.store.migrate import upgrade
 
-    broker = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
+    broker = redis_test_db(2)
     redis.Redis.from_url(broker).flushdb()
     upgrade(pg_url)
     settings = Settings(
