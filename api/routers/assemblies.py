@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
-from api.downloads import artifact_response
-from api.jobs_service import replayed_job, start_job
-from api.routers.datasets import get_dataset
-from api.routers.partitions import get_partition
+from api.owned import ScopeDep, binary, owned
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
-from core.errors import Conflict, InvalidInput, NotFound
+from api.starting import StarterDep
+from core.errors import Conflict, InvalidInput
 from core.store.ids import new_id
-from core.store.models import Artifact, AssemblyRow, Job, Model, PartitionRow
+from core.store.models import AssemblyRow, Dataset, Job, Model, PartitionRow
 
 router = APIRouter(tags=["assemblies"])
-
-
-def get_assembly(session: Session, assembly_id: str, owner: str) -> AssemblyRow:
-    row = session.get(AssemblyRow, assembly_id)
-    if row is None or row.owner != owner:
-        raise NotFound(f"no assembly with id {assembly_id!r}")
-    return row
 
 
 def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
@@ -78,28 +68,20 @@ def check_budget(session: Session, part: PartitionRow, num_classes: int, body: A
 
 
 @router.post("/v1/assemblies", operation_id="create_assembly", response_model=AssemblyOut, status_code=202)
-def create_assembly(
-    body: AssemblyCreate,
-    response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    owner: OwnerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> AssemblyOut:
+def create_assembly(body: AssemblyCreate, jobs: StarterDep) -> AssemblyOut:
     """Search the partition's equivalence sets under the budget (a job): a pool of budget-feasible
     chains is built with least-squares stitches and ranked by a whole-network proxy; the finalists are
     trained as asked and the best on validation exported, beside the best zoo model that fits."""
-    replay = replayed_job(session, owner, idempotency_key, "assembly", body.model_dump())
+    replay = jobs.replayed("assembly", body, AssemblyRow)
     if replay is not None:
-        response.status_code = 200
-        return assembly_out(get_assembly(session, replay.subject_id or "", owner), replay)
-    part = get_partition(session, body.partition_id, owner)
+        return assembly_out(*replay)
+    session, owner = jobs.session, jobs.owner
+    part = owned(session, PartitionRow, body.partition_id, owner)
     if part.status != "done":
         raise Conflict(f"partition {part.id} is {part.status}; assemble once it is done")
-    dataset = get_dataset(session, body.target_dataset_id, owner)
+    dataset = owned(session, Dataset, body.target_dataset_id, owner)
     if body.heldout_dataset_id is not None:
-        heldout = get_dataset(session, body.heldout_dataset_id, owner)
+        heldout = owned(session, Dataset, body.heldout_dataset_id, owner)
         if heldout.num_classes != dataset.num_classes:
             raise InvalidInput(
                 f"the held-out dataset has {heldout.num_classes} classes, the target {dataset.num_classes}: "
@@ -113,38 +95,22 @@ def create_assembly(
         target_dataset_id=dataset.id,
         config=body.model_dump(exclude={"partition_id", "target_dataset_id"}),
     )
-    session.add(row)
-    job, _ = start_job(
-        session,
-        sessions,
-        settings,
-        kind="assembly",
-        params={"assembly_id": row.id},
-        owner=owner,
-        idempotency_key=idempotency_key,
-        subject_id=row.id,
-        body_for_hash=body.model_dump(),
-    )
-    return assembly_out(row, job)
+    return assembly_out(row, jobs.start_for(row, "assembly", body, {"assembly_id": row.id}))
 
 
 @router.get("/v1/assemblies/{assembly_id}", operation_id="get_assembly", response_model=AssemblyOut)
-def read_assembly(assembly_id: str, session: SessionDep, owner: OwnerDep) -> AssemblyOut:
-    return assembly_out(get_assembly(session, assembly_id, owner))
+def read_assembly(assembly_id: str, scope: ScopeDep) -> AssemblyOut:
+    return assembly_out(scope.get(AssemblyRow, assembly_id))
 
 
 @router.get(
     "/v1/assemblies/{assembly_id}/checkpoint",
     operation_id="download_assembly_checkpoint",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}},
+    responses=binary("application/zip"),
 )
-def download_checkpoint(
-    assembly_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep
-) -> Response:
+def download_checkpoint(assembly_id: str, scope: ScopeDep) -> Response:
     """The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx)."""
-    row = get_assembly(session, assembly_id, owner)
-    artifact = session.get(Artifact, row.checkpoint_artifact_id) if row.checkpoint_artifact_id else None
-    if artifact is None:
-        raise Conflict(f"assembly {assembly_id} is {row.status}; its checkpoint exists once it is done")
-    return artifact_response(request, store, artifact, f"{assembly_id}.zip")
+    row = scope.get(AssemblyRow, assembly_id)
+    missing = f"assembly {assembly_id} is {row.status}; its checkpoint exists once it is done"
+    return scope.download(row.checkpoint_artifact_id, f"{assembly_id}.zip", missing)

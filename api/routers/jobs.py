@@ -7,17 +7,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep
-from api.jobs_service import start_job
-from api.pagination import paginate
+from api.deps import OwnerDep, SessionDep, SessionsDep
+from api.owned import PageDep, owned, owned_page
 from api.schemas import CanaryIn, JobOut, Page
-from core.errors import InvalidInput, NotFound
-from core.store.jobs import get_job, request_cancel
+from api.starting import StarterDep
+from core.errors import InvalidInput
+from core.store.jobs import request_cancel
 from core.store.models import TERMINAL_STATUSES, Job
 
 router = APIRouter(tags=["jobs"])
@@ -27,57 +26,33 @@ router = APIRouter(tags=["jobs"])
 def list_jobs(
     session: SessionDep,
     owner: OwnerDep,
+    page: PageDep,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
-    kind: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[JobOut]:
-    stmt = select(Job).where(Job.owner == owner)
-    if status:
-        stmt = stmt.where(Job.status == status)
-    if kind:
-        stmt = stmt.where(Job.kind == kind)
-    return paginate(session, stmt, Job.id, JobOut, limit=limit, cursor=cursor, newest_first=True)
+    return owned_page(session, Job, JobOut, owner, page, status=status, kind=kind)
 
 
 @router.get("/v1/jobs/{job_id}", operation_id="get_job", response_model=JobOut)
 def read_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobOut:
-    return JobOut.model_validate(_owned(session, job_id, owner))
+    return JobOut.model_validate(owned(session, Job, job_id, owner))
 
 
 @router.post("/v1/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut)
 def cancel_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobOut:
-    _owned(session, job_id, owner)
+    owned(session, Job, job_id, owner)
     return JobOut.model_validate(request_cancel(session, job_id))
 
 
 @router.post("/v1/jobs:canary", operation_id="create_canary_job", response_model=JobOut, status_code=202)
-def create_canary(
-    body: CanaryIn,
-    response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    owner: OwnerDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JobOut:
+def create_canary(body: CanaryIn, jobs: StarterDep) -> JobOut:
+    settings = jobs.settings
     if body.seconds > settings.max_canary_seconds:
         raise InvalidInput(
             f"seconds={body.seconds:g} exceeds the canary limit of {settings.max_canary_seconds:g} s",
             details={"max_seconds": settings.max_canary_seconds},
         )
-    job, created = start_job(
-        session,
-        sessions,
-        settings,
-        kind="canary",
-        params=body.model_dump(),
-        owner=owner,
-        idempotency_key=idempotency_key,
-    )
-    if not created:
-        response.status_code = 200
-    return JobOut.model_validate(job)
+    return JobOut.model_validate(jobs.start("canary", body.model_dump()))
 
 
 def _event_payload(job: Job) -> dict:
@@ -104,7 +79,7 @@ async def job_events(
 
     def fetch() -> Job:
         with sessions() as s:
-            return _owned(s, job_id, owner)
+            return owned(s, Job, job_id, owner)
 
     first = await run_in_threadpool(fetch)  # 404 before the stream starts
 
@@ -125,10 +100,3 @@ async def job_events(
             job = await run_in_threadpool(fetch)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-
-def _owned(session: SessionDep, job_id: str, owner: str) -> Job:
-    job = get_job(session, job_id)
-    if job.owner != owner:
-        raise NotFound(f"no job with id {job_id!r}")  # as for an unknown id: other owners' jobs stay hidden
-    return job

@@ -5,50 +5,27 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep, StoreDep
-from api.downloads import artifact_response
-from api.jobs_service import replayed_job, start_job, wait_for_job
-from api.pagination import paginate
+from api.blobs import store_checked
+from api.deps import OwnerDep, SessionDep, StoreDep
+from api.jobs_service import wait_for_job
+from api.owned import BINARY, PageDep, ScopeDep, owned, owned_page
 from api.schemas import JobOut, Page
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
+from api.starting import JobStarter, StarterDep
 from api.uploads import read_safetensors_header
-from core.errors import Conflict, InvalidInput, NotFound, ReassemblyError
+from core.errors import Conflict, InvalidInput
 from core.limits import MAX_CLASSES, check_input_size
 from core.model_kwargs import check_model_kwargs
-from core.settings import Settings
 from core.store.artifacts import record_artifact
 from core.store.ids import new_id
-from core.store.models import Artifact, Job, Model
+from core.store.models import Job, Model
 
 router = APIRouter(tags=["models"])
-
-
-def get_model(session: Session, model_id: str, owner: str) -> Model:
-    model = session.get(Model, model_id)
-    if model is None or model.owner != owner:
-        raise NotFound(f"no model with id {model_id!r}")
-    return model
-
-
-def _replayed_model(session: Session, owner: str, key: str | None, body: Any) -> tuple[Model, Job] | None:
-    """The model an earlier request with this Idempotency-Key registered, with its job. A key whose
-    model was deleted since is refused: re-running its finished job would leave a new row pending."""
-    job = replayed_job(session, owner, key, "register_model", body)
-    if job is None:
-        return None
-    model = session.get(Model, job.subject_id or "")
-    if model is None:
-        raise Conflict(
-            f"the model registered with Idempotency-Key {key!r} (job {job.id}) was deleted; "
-            "send the request again with a new key",
-            details={"job_id": job.id},
-        )
-    return model, job
 
 
 def _new_model(session: Session, owner: str, **fields: Any) -> Model:
@@ -70,39 +47,24 @@ def _new_model(session: Session, owner: str, **fields: Any) -> Model:
     return model
 
 
-def _register(
-    session: Session,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    model: Model,
-    owner: str,
-    key: str | None,
-    body: Any,
-) -> tuple[Model, Job]:
-    job, _ = start_job(
-        session,
-        sessions,
-        settings,
-        kind="register_model",
-        params={"model_id": model.id},
-        owner=owner,
-        idempotency_key=key,
-        subject_id=model.id,
-        body_for_hash=body,
-    )
-    job = wait_for_job(sessions, job.id, settings.register_wait_seconds)
+def _register(jobs: JobStarter, model: Model, body: Any) -> tuple[Model, Job]:
+    """Start the registration job and wait for it, holding no database connection meanwhile."""
+    job = jobs.start_for(model, "register_model", body, {"model_id": model.id})
+    model_id, session, sessions = model.id, jobs.session, jobs.sessions
+    session.close()
+    job = wait_for_job(sessions, job.id, jobs.settings.register_wait_seconds)
     if job.status == "failed":
         # Registration never produced a usable model: free the name and say why.
-        with sessions() as s:
-            row = s.get(Model, model.id)
-            if row is not None and row.status != "ready":
-                s.delete(row)
-                s.commit()
+        row = session.get(Model, model_id)
+        if row is not None and row.status != "ready":
+            session.delete(row)
+            session.commit()
         raise InvalidInput(
             job.error_message or "registration failed", details=job.error_details or {}, code=job.error_code
         )
-    session.refresh(model)
-    return model, job
+    ready = session.get(Model, model_id)
+    assert ready is not None
+    return ready, job
 
 
 def _out(model: Model, job: Job | None = None, *, response: Response | None = None) -> ModelOut:
@@ -114,23 +76,15 @@ def _out(model: Model, job: Job | None = None, *, response: Response | None = No
 
 
 @router.post("/v1/models", operation_id="create_model", response_model=ModelOut, status_code=201)
-def create_model(
-    body: ModelCreate,
-    response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    owner: OwnerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> ModelOut:
+def create_model(body: ModelCreate, response: Response, jobs: StarterDep) -> ModelOut:
     """Register a timm architecture. Answers 201 once the registration job has built it (params,
     FLOPs, canonical safetensors weights), or 202 with the job if that takes longer than the wait."""
-    replay = _replayed_model(session, owner, idempotency_key, body.model_dump())
+    replay = jobs.replayed("register_model", body, Model)
     if replay is not None:
         return _out(*replay, response=response)
     model = _new_model(
-        session,
-        owner,
+        jobs.session,
+        jobs.owner,
         name=body.name,
         architecture=body.source.timm,
         source="timm",
@@ -141,18 +95,14 @@ def create_model(
         class_names=body.class_names,
         seed=body.seed,
     )
-    model, job = _register(session, sessions, settings, model, owner, idempotency_key, body.model_dump())
-    return _out(model, job, response=response)
+    return _out(*_register(jobs, model, body), response=response)
 
 
 @router.post("/v1/models:upload", operation_id="upload_model", response_model=ModelOut, status_code=201)
 def upload_model(
     response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
+    jobs: StarterDep,
     store: StoreDep,
-    owner: OwnerDep,
     weights: Annotated[UploadFile, File(description="The weights as a .safetensors file.")],
     name: Annotated[str, Form(pattern=NAME_PATTERN)],
     architecture: Annotated[str, Form(description="The timm model name the weights belong to.")],
@@ -163,7 +113,6 @@ def upload_model(
     mean: Annotated[str | None, Form(description="JSON list: per-channel input mean")] = None,
     std: Annotated[str | None, Form(description="JSON list: per-channel input std")] = None,
     metrics: Annotated[str | None, Form(description='JSON object, e.g. {"source_accuracy": 0.91}')] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ModelOut:
     """Register a model from safetensors weights and its architecture. Pickles are refused (415)."""
     kwargs = check_model_kwargs(_json_form("model_kwargs", model_kwargs, dict))
@@ -172,12 +121,8 @@ def upload_model(
     norm_mean = _json_form("mean", mean, list) if mean else []
     norm_std = _json_form("std", std, list) if std else []
     extra_metrics = _json_form("metrics", metrics, dict) if metrics else {}
-    sha, nbytes = store.put_stream(weights.file, max_bytes=settings.max_upload_bytes)
-    try:
-        read_safetensors_header(store.path_for(sha))
-    except ReassemblyError:
-        _forget_blob(store, session, sha)
-        raise
+    session, owner = jobs.session, jobs.owner
+    sha, nbytes, _ = store_checked(store, session, weights, jobs.settings, read_safetensors_header)
     body = {
         "name": name,
         "architecture": architecture,
@@ -187,7 +132,7 @@ def upload_model(
         "mean": norm_mean,
         "std": norm_std,
     }
-    replay = _replayed_model(session, owner, idempotency_key, body)
+    replay = jobs.replayed("register_model", body, Model)
     if replay is not None:
         return _out(*replay, response=response)
     artifact = record_artifact(
@@ -214,13 +159,7 @@ def upload_model(
         std=norm_std,
         metrics=extra_metrics,
     )
-    model, job = _register(session, sessions, settings, model, owner, idempotency_key, body)
-    return _out(model, job, response=response)
-
-
-def _forget_blob(store: Any, session: Session, sha: str) -> None:
-    if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
-        store.path_for(sha).unlink(missing_ok=True)
+    return _out(*_register(jobs, model, body), response=response)
 
 
 def _json_form(field: str, raw: str, kind: type) -> Any:
@@ -234,24 +173,18 @@ def _json_form(field: str, raw: str, kind: type) -> Any:
 
 
 @router.get("/v1/models", operation_id="list_models", response_model=Page[ModelOut])
-def list_models(
-    session: SessionDep,
-    owner: OwnerDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
-) -> Page[ModelOut]:
-    stmt = select(Model).where(Model.owner == owner)
-    return paginate(session, stmt, Model.id, ModelOut, limit=limit, cursor=cursor)
+def list_models(session: SessionDep, owner: OwnerDep, page: PageDep) -> Page[ModelOut]:
+    return owned_page(session, Model, ModelOut, owner, page)
 
 
 @router.get("/v1/models/{model_id}", operation_id="get_model", response_model=ModelOut)
-def read_model(model_id: str, session: SessionDep, owner: OwnerDep) -> ModelOut:
-    return ModelOut.model_validate(get_model(session, model_id, owner))
+def read_model(model_id: str, scope: ScopeDep) -> ModelOut:
+    return ModelOut.model_validate(scope.get(Model, model_id))
 
 
 @router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)
 def delete_model(model_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    model = get_model(session, model_id, owner)
+    model = owned(session, Model, model_id, owner)
     running = session.scalar(
         select(Job).where(Job.subject_id == model_id, Job.status.in_(("queued", "running")))
     )
@@ -265,37 +198,17 @@ def delete_model(model_id: str, session: SessionDep, owner: OwnerDep) -> Respons
 @router.post(
     "/v1/models/{model_id}/dissect", operation_id="dissect_model", response_model=JobOut, status_code=202
 )
-def dissect_model(
-    model_id: str,
-    response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    owner: OwnerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JobOut:
+def dissect_model(model_id: str, jobs: StarterDep) -> JobOut:
     """Find and verify the model's atomic nodes (a job). GET .../nodes once it succeeded."""
-    model = get_model(session, model_id, owner)
+    model = owned(jobs.session, Model, model_id, jobs.owner)
     if model.status != "ready":
         raise Conflict(f"model {model_id} is {model.status}, not ready; wait for its registration job")
-    job, created = start_job(
-        session,
-        sessions,
-        settings,
-        kind="dissect",
-        params={"model_id": model_id},
-        owner=owner,
-        idempotency_key=idempotency_key,
-        subject_id=model_id,
-    )
-    if not created:
-        response.status_code = 200
-    return JobOut.model_validate(job)
+    return JobOut.model_validate(jobs.start("dissect", {"model_id": model_id}, model_id))
 
 
 @router.get("/v1/models/{model_id}/nodes", operation_id="list_model_nodes", response_model=NodesOut)
-def list_nodes(model_id: str, session: SessionDep, owner: OwnerDep) -> NodesOut:
-    model = get_model(session, model_id, owner)
+def list_nodes(model_id: str, scope: ScopeDep) -> NodesOut:
+    model = scope.get(Model, model_id)
     if model.dissection_status != "done" or model.dissection is None:
         raise Conflict(
             f"model {model_id} is not dissected (status {model.dissection_status}); "
@@ -318,15 +231,9 @@ def list_nodes(model_id: str, session: SessionDep, owner: OwnerDep) -> NodesOut:
     "/v1/models/{model_id}/weights",
     operation_id="download_model_weights",
     response_class=Response,
-    responses={
-        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-    },
+    responses=BINARY,
 )
-def download_weights(
-    model_id: str, request: Request, session: SessionDep, store: StoreDep, owner: OwnerDep
-) -> Response:
-    model = get_model(session, model_id, owner)
-    artifact = session.get(Artifact, model.weights_artifact_id) if model.weights_artifact_id else None
-    if artifact is None:
-        raise Conflict(f"model {model_id} has no stored weights yet ({model.status})")
-    return artifact_response(request, store, artifact, f"{model.name}.safetensors")
+def download_weights(model_id: str, scope: ScopeDep) -> Response:
+    model = scope.get(Model, model_id)
+    missing = f"model {model_id} has no stored weights yet ({model.status})"
+    return scope.download(model.weights_artifact_id, f"{model.name}.safetensors", missing)

@@ -1,0 +1,37 @@
+"""Uploaded files: stored by content, checked, and forgotten again when the check refuses them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import UploadFile
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import ReassemblyError
+from core.settings import Settings
+from core.store.artifacts import LocalArtifactStore
+from core.store.models import Artifact
+
+Info = TypeVar("Info")
+
+
+def store_checked(
+    store: LocalArtifactStore,
+    session: Session,
+    upload: UploadFile,
+    settings: Settings,
+    check: Callable[..., Info],
+) -> tuple[str, int, Info]:
+    """Stream the upload into the store (up to the size limit), run ``check`` on the stored file and
+    return (sha256, size, what the check found). A refused file's blob is removed unless another
+    artifact row already uses the same bytes."""
+    sha, size = store.put_stream(upload.file, max_bytes=settings.max_upload_bytes)
+    try:
+        info = check(store.path_for(sha))
+    except ReassemblyError:
+        if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
+            store.path_for(sha).unlink(missing_ok=True)
+        raise
+    return sha, size, info

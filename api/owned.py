@@ -1,0 +1,123 @@
+"""Every read of a stored resource goes through here, scoped to its owner.
+
+Another owner's id is answered exactly like an unknown one (404), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import OwnerDep, SessionDep, StoreDep
+from api.downloads import artifact_response
+from api.pagination import paginate
+from api.schemas import Page
+from core.errors import Conflict, NotFound
+from core.store.artifacts import LocalArtifactStore
+from core.store.models import Artifact, AssemblyRow, Dataset, Job, Model, PartitionRow
+
+Row = TypeVar("Row", Model, Dataset, PartitionRow, AssemblyRow, Artifact, Job)
+Out = TypeVar("Out", bound=BaseModel)
+
+NOUNS: dict[type, str] = {
+    Model: "model",
+    Dataset: "dataset",
+    PartitionRow: "partition",
+    AssemblyRow: "assembly",
+    Artifact: "artifact",
+    Job: "job",
+}
+
+
+def binary(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an endpoint that answers with a file, so clients can fetch it."""
+    return {200: {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+BINARY = binary("application/octet-stream")
+
+
+def owned(session: Session, row_type: type[Row], row_id: str, owner: str) -> Row:
+    """The caller's row of this kind with this id, or 404."""
+    row = session.get(row_type, row_id)
+    if row is None or row.owner != owner:
+        raise NotFound(f"no {NOUNS[row_type]} with id {row_id!r}")
+    return row
+
+
+@dataclass
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageParams:
+    return PageParams(limit, cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def owned_page(
+    session: Session,
+    row_type: type[Row],
+    schema: type[Out],
+    owner: str,
+    page: PageParams,
+    **filters: Any,
+) -> Page[Out]:
+    """One page of the caller's rows of this kind, oldest first (jobs: newest first)."""
+    stmt = select(row_type).where(row_type.owner == owner)
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(row_type, column) == value)
+    newest_first = row_type is Job
+    return paginate(
+        session, stmt, row_type.id, schema, limit=page.limit, cursor=page.cursor, newest_first=newest_first
+    )
+
+
+def download(
+    request: Request,
+    session: Session,
+    store: LocalArtifactStore,
+    artifact_id: str | None,
+    filename: str,
+    missing: str,
+) -> Response:
+    """Stream an artifact a resource of the caller's points to; ``missing`` says why there is none yet."""
+    artifact = session.get(Artifact, artifact_id) if artifact_id else None
+    if artifact is None:
+        raise Conflict(missing)
+    return artifact_response(request, store, artifact, filename)
+
+
+@dataclass
+class Scope:
+    """The caller's view of the store: every lookup and download checks the owner."""
+
+    session: Session
+    owner: str
+    store: LocalArtifactStore
+    request: Request
+
+    def get(self, row_type: type[Row], row_id: str) -> Row:
+        return owned(self.session, row_type, row_id, self.owner)
+
+    def download(self, artifact_id: str | None, filename: str, missing: str) -> Response:
+        return download(self.request, self.session, self.store, artifact_id, filename, missing)
+
+
+def scope(session: SessionDep, owner: OwnerDep, store: StoreDep, request: Request) -> Scope:
+    return Scope(session, owner, store, request)
+
+
+ScopeDep = Annotated[Scope, Depends(scope)]
