@@ -29,22 +29,32 @@ def get_store(request: Request) -> LocalArtifactStore:
     return request.app.state.artifacts
 
 
+UNAUTHORIZED = "missing or unknown API token: send 'Authorization: Bearer <token>'"
+
+
+def owner_for_token(settings: Settings, authorization: str | None) -> str | None:
+    """The owner an ``Authorization: Bearer <token>`` header names; ``anonymous`` when no tokens are
+    configured; None when the header is missing, not a Bearer credential or an unknown token. Shared by
+    ``get_owner`` and ``api.body_limits`` (which refuses before a request body is read)."""
+    tokens = settings.tokens
+    if not tokens:
+        return "anonymous"
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return tokens.get(token) if token else None
+
+
 def get_owner(
     settings: Annotated[Settings, Depends(get_app_settings)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
     """Bearer-token auth when tokens are configured; a single anonymous owner otherwise."""
-    tokens = settings.tokens
-    if not tokens:
-        return "anonymous"
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    if token not in tokens:
-        raise HTTPException(
-            401,
-            "missing or unknown API token: send 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return tokens[token]
+    owner = owner_for_token(settings, authorization)
+    if owner is None:
+        raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    return owner
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
+from api.body_limits import BodyLimits
 from api.errors import install_error_handlers
 from api.routers import artifacts, assemblies, datasets, health, jobs, models, partitions
 from core.settings import Settings, get_settings
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sessions = session_factory(settings.resolved_database_url)
     app.state.artifacts = LocalArtifactStore(settings.resolved_artifact_root)
     app.state.request_counts = Counter()
+    # Auth and body size before any body is read (api/body_limits.py).
+    app.add_middleware(BodyLimits, settings=settings)
 
     @app.middleware("http")
     async def count_requests(

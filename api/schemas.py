@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.limits import MAX_CANARY_SECONDS
+
 T = TypeVar("T")
 
 
@@ -42,9 +44,14 @@ class JobOut(BaseModel):
 
 
 class CanaryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    seconds: float = Field(1.0, ge=0, description="How long the canary job sleeps (with progress).")
+    seconds: float = Field(
+        1.0,
+        ge=0,
+        le=MAX_CANARY_SECONDS,
+        description="How long the canary job sleeps (with progress); the server's limit may be lower.",
+    )
 
 
 class HealthOut(BaseModel):

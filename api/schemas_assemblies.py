@@ -8,21 +8,29 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas import JobOut
+from core.limits import MAX_FLOPS, MAX_LATENCY_MS, MAX_PARAMS, MAX_SEED
 
 
 class Constraints(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    max_params: int | None = Field(None, gt=0, description="Upper bound on the whole network's parameters.")
-    max_flops: int | None = Field(
-        None, gt=0, description="Upper bound on FLOPs per image (multiply-add = 2)."
+    max_params: int | None = Field(
+        None, gt=0, le=MAX_PARAMS, description="Upper bound on the whole network's parameters."
     )
-    min_params: int | None = Field(None, gt=0, description="Lower bound on the whole network's parameters.")
+    max_flops: int | None = Field(
+        None, gt=0, le=MAX_FLOPS, description="Upper bound on FLOPs per image (multiply-add = 2)."
+    )
+    min_params: int | None = Field(
+        None, gt=0, le=MAX_PARAMS, description="Lower bound on the whole network's parameters."
+    )
     min_flops: int | None = Field(
-        None, gt=0, description="Lower bound on FLOPs per image (multiply-add = 2)."
+        None, gt=0, le=MAX_FLOPS, description="Lower bound on FLOPs per image (multiply-add = 2)."
     )
     max_latency_ms: float | None = Field(
-        None, gt=0, description="Sum of the chosen blocks' latencies on one image, timed on the worker."
+        None,
+        gt=0,
+        le=MAX_LATENCY_MS,
+        description="Sum of the chosen blocks' latencies on one image, timed on the worker.",
     )
     min_donors: int = Field(
         2,
@@ -42,7 +50,7 @@ class Constraints(BaseModel):
 class Training(BaseModel):
     """Defaults chosen on the validation split of benchmarks/dery_fashion.py (docs/results.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["none", "frozen", "finetune"] = Field(
         "none",
@@ -57,7 +65,7 @@ class Training(BaseModel):
 
 
 class AssemblyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     partition_id: str
     target_dataset_id: str
@@ -91,7 +99,7 @@ class AssemblyCreate(BaseModel):
     heldout_images: int = Field(
         1000, ge=10, le=100_000, description="Cap on held-out images (reported, never used to choose)."
     )
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     training: Training = Field(default_factory=Training)
 
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.schemas import JobOut
 from core.errors import InvalidInput
-from core.limits import MAX_CLASSES, check_input_size
+from core.limits import MAX_CLASS_NAME_LENGTH, MAX_CLASSES, MAX_SEED, check_input_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 
 
 class TimmSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     timm: str = Field(
         ..., description="A timm model name, e.g. 'resnet50.a1_in1k' or 'test_vit'.", max_length=200
@@ -24,7 +24,7 @@ class TimmSource(BaseModel):
 
 
 class ModelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(..., pattern=NAME_PATTERN)
     source: TimmSource
@@ -39,9 +39,11 @@ class ModelCreate(BaseModel):
         description="Extra timm.create_model architecture arguments (numbers, booleans, short words); "
         "arguments that load weights, files or URLs are refused.",
     )
-    class_names: list[str] | None = None
+    class_names: list[Annotated[str, StringConstraints(max_length=MAX_CLASS_NAME_LENGTH)]] | None = Field(
+        None, max_length=MAX_CLASSES
+    )
     seed: int = Field(
-        0, ge=0, le=2**31 - 1, description="Seed of the random initialisation when not pretrained."
+        0, ge=0, le=MAX_SEED, description="Seed of the random initialisation when not pretrained."
     )
 
     @field_validator("input_size")

@@ -27,3 +27,26 @@ def check_input_size(size: Sequence[int]) -> list[int]:
             details={"input_size": list(size)},
         )
     return list(size)
+
+
+# Datasets (.npz), checked from the zip directory and the .npy headers before any array is read.
+MAX_DATASET_ARRAY_BYTES = 2 * 1024**3  # all arrays once inflated: a 2.9 MB npz declared 3 GB
+MAX_DATASET_IMAGES = 1_000_000
+MAX_NPZ_MEMBERS = 16
+MAX_CLASS_NAMES_BYTES = 16 * 1024**2
+
+# Request bodies, checked by api.body_limits before anything is read (settings may lower or raise
+# the upload ones: REASSEMBLY_MAX_WEIGHTS_BYTES, REASSEMBLY_MAX_DATASET_BYTES, REASSEMBLY_MAX_JSON_BYTES).
+DEFAULT_MAX_WEIGHTS_BYTES = 512 * 1024**2
+DEFAULT_MAX_DATASET_BYTES = 256 * 1024**2
+DEFAULT_MAX_JSON_BYTES = 1024**2
+
+# Integers in request bodies: every one is bounded in the schema, so none reaches a worker, numpy
+# or the database as a number that overflows (2**63 gave OverflowError 500s).
+MAX_SEED = 2**31 - 1
+MAX_PARAMS = 10**12  # parameter and FLOP budgets: far beyond any model, far below 2**63
+MAX_FLOPS = 10**15
+MAX_LATENCY_MS = 3_600_000.0  # an hour per image
+MAX_CANARY_SECONDS = 86_400.0  # the schema's bound; REASSEMBLY_MAX_CANARY_SECONDS is usually lower
+MAX_PARTITION_MODELS = 64
+MAX_CLASS_NAME_LENGTH = 200

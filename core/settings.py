@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.limits import DEFAULT_MAX_DATASET_BYTES, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_WEIGHTS_BYTES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REASSEMBLY_", extra="ignore")
@@ -26,11 +28,26 @@ class Settings(BaseSettings):
     artifact_root: Path | None = None  # default: data_dir / "artifacts"
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Precision of network jobs on the device (issue 13, docs/architecture.md "Devices"): bf16
+    # autocast for the sketch pass's forward passes and for training. Off by default: on a CPU bf16
+    # is slower, and it moves CKA by up to ~1e-3 (fp32 Grams on the device leave it unchanged).
+    sketch_bf16: bool = False
+    train_bf16: bool = False
     # Comma-separated "token:owner" pairs. Empty = no authentication (single-user embedded mode).
     api_tokens: str = ""
 
-    # Limits.
-    max_upload_bytes: int = 2 * 1024**3
+    # Limits. Request bodies are checked by api.body_limits before anything is read or stored:
+    # Content-Length first, then the bytes actually streamed (413 past the limit).
+    max_upload_bytes: int = Field(
+        DEFAULT_MAX_WEIGHTS_BYTES,
+        gt=0,
+        description="Cap on any stored upload (the largest of the two below).",
+    )
+    max_weights_bytes: int = Field(
+        DEFAULT_MAX_WEIGHTS_BYTES, gt=0, description="POST /v1/models:upload body."
+    )
+    max_dataset_bytes: int = Field(DEFAULT_MAX_DATASET_BYTES, gt=0, description="POST /v1/datasets body.")
+    max_json_bytes: int = Field(DEFAULT_MAX_JSON_BYTES, gt=0, description="Any other request body.")
     max_canary_seconds: float = 600.0
     # How long POST /v1/models waits for its registration job before answering 202 instead of 201.
     register_wait_seconds: float = 120.0
@@ -41,6 +58,25 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = 10.0
     max_attempts: int = 3
     task_hard_time_limit_seconds: int = 6 * 3600
+
+    # A queued job whose message no worker took within requeue_after_seconds is sent again (the
+    # message may have died with a broker that lost its data); the interval then doubles with the
+    # job's age up to requeue_max_seconds, so a long backlog costs a few duplicates, not a storm.
+    requeue_after_seconds: float = 60.0
+    requeue_max_seconds: float = 3600.0
+
+    # PostgreSQL connection pool, per process (the API and each worker process have their own):
+    # at most db_pool_size + db_max_overflow connections; a request that finds none free waits
+    # db_pool_timeout_seconds and then answers 503 (as does a database that refuses connections).
+    # Size max_connections on the server for (API processes + worker processes) x that sum.
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = 10.0
+    db_connect_timeout_seconds: int = 5
+    # How many requests of one API process may wait on a job at once (POST /v1/models waits up to
+    # register_wait_seconds for its registration); beyond it they answer 202 with the job at once.
+    # Each waiter holds one of the threadpool's 40 threads (never a database connection).
+    max_waiting_requests: int = 8
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -14,7 +14,8 @@ T = TypeVar("T", bound="CanaryIn")
 class CanaryIn:
     """
     Attributes:
-        seconds (float | Unset): How long the canary job sleeps (with progress). Default: 1.0.
+        seconds (float | Unset): How long the canary job sleeps (with progress); the server's limit may be lower.
+            Default: 1.0.
     """
 
     seconds: float | Unset = 1.0
