@@ -64,12 +64,12 @@ class JobContext:
             raise JobCancelled("the job was cancelled at the user's request")
 
     def device(self) -> str:
-        """The torch device from settings (``auto`` picks CUDA when present). Imports torch lazily."""
-        if self.settings.device != "auto":
-            return self.settings.device
-        import torch
+        """The torch device from settings (``auto`` picks CUDA when present; ``cuda`` without a GPU
+        fails the job with a reason). Every handler that runs a network calls this once and passes
+        the result into core. Imports torch lazily."""
+        from core.device import resolve_device
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(resolve_device(self.settings.device))
 
 
 Handler = Callable[[JobContext], dict[str, Any]]

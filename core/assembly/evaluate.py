@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from core.assembly.request import Proxy
+from core.device import prepare_on
 from core.dissect import SplitModel
 from core.dissect.types import Dissection
 from core.errors import InvalidInput
@@ -43,6 +44,12 @@ class Donor:
     dissection: Dissection
     info: DonorModel
 
+    def to(self, device: torch.device | str) -> Donor:
+        """Move the donor's network (and the pieces that share its weights) to ``device``, in place."""
+        self.net.to(device)
+        self.split.to(device)
+        return self
+
     def whole(self) -> tuple[BlockRef, ...]:
         """The chain of the whole model: one block over all its nodes."""
         return (BlockRef(self.key, 0, len(self.dissection.nodes) - 1),)
@@ -51,11 +58,12 @@ class Donor:
 @dataclass
 class TargetData:
     """Target images (uint8, N×H×W[×C]) and labels in three splits, and each donor's view of them
-    (resized and normalised its own way), prepared once and shared by every candidate."""
+    (resized and normalised its own way, on ``device``), prepared once and shared by every candidate."""
 
     images: dict[Split, np.ndarray]
     labels: dict[Split, np.ndarray]
     num_classes: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     _inputs: dict[tuple[str, Split], torch.Tensor] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -71,6 +79,7 @@ class TargetData:
         validation_fraction: float = 0.2,
         max_fit: int | None = None,
         max_heldout: int | None = None,
+        device: torch.device | str = "cpu",
     ) -> TargetData:
         """Held-out = ``heldout`` when given (a separate test set), else a stratified share of
         ``images``; the validation split is a stratified share of what remains for fitting."""
@@ -95,18 +104,20 @@ class TargetData:
             images={"fit": images[fit], "validation": images[val], "heldout": held_images},
             labels={"fit": labels[fit], "validation": labels[val], "heldout": held_labels},
             num_classes=num_classes,
+            device=torch.device(device),
         )
 
     def inputs(self, donor: DonorModel, split: Split) -> torch.Tensor:
-        from core.zoo.data import prepare
-
+        """The split's images as ``donor`` takes them, decoded, resized and normalised on the device."""
         key = (donor.key, split)
         if key not in self._inputs:
-            self._inputs[key] = prepare(self.images[split], donor.input_size, donor.mean, donor.std)
+            self._inputs[key] = prepare_on(
+                self.images[split], donor.input_size, donor.mean, donor.std, self.device
+            )
         return self._inputs[key]
 
     def label_tensor(self, split: Split) -> torch.Tensor:
-        return torch.from_numpy(self.labels[split])
+        return torch.from_numpy(self.labels[split]).to(self.device)
 
     def sizes(self) -> dict[str, int]:
         return {f"{s}_images": len(v) for s, v in self.labels.items()}
@@ -189,10 +200,13 @@ def evaluate_chain(
     closed-form head's ridge on validation, and score it. ``with_naswot`` adds NASWOT at
     initialisation (5 × 32 shuffled fit images, before the LS fit, as DeRy) and after the LS fit."""
     spec = spec_for(chain, donors, target.num_classes, seed)
+    for k in spec.donor_keys:  # the donors run on the target's device (a no-op once they are there)
+        donors[k].to(target.device)
     net = ReassembledNet(
         spec,
         {k: donors[k].split for k in spec.donor_keys},
         {k: donors[k].dissection for k in spec.donor_keys},
+        device=target.device,
     )
     entry = donors[chain[0].model].info
     fit_x, val_x = target.inputs(entry, "fit"), target.inputs(entry, "validation")
@@ -212,7 +226,7 @@ def evaluate_chain(
         ridge=head.ridge,
         fit_accuracy=head.fit_accuracy,
         validation_accuracy=head.validation_accuracy,
-        logme=logme(fit_feats.numpy(), fit_y.numpy()),
+        logme=logme(fit_feats.cpu().numpy(), fit_y.cpu().numpy()),
         naswot_init=init_score,
         naswot_fitted=fitted_score,
     )

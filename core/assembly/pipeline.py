@@ -34,7 +34,8 @@ from core.assembly.evaluate import (
 )
 from core.assembly.problem import Budget, assembly_problem, block_id, parse_block_id
 from core.assembly.request import Proxy, SearchConfig, TrainingConfig
-from core.assembly.training import train_network
+from core.assembly.training import Checkpoints, train_network
+from core.device import enable_tf32, synchronize
 from core.metrics import accuracy
 from core.progress import Progress, no_progress, scaled
 from core.search import Solution, candidate_pool
@@ -54,6 +55,17 @@ class Outcome:
     baseline_note: str | None
     proxy: Proxy
     seconds: dict[str, float]
+
+    @property
+    def resumed_from_epoch(self) -> int | None:
+        """The epoch whose checkpoint the latest checkpointed training run went on from (the run
+        the previous attempt was in when its worker died); None when nothing was resumed."""
+        resumed = [
+            ev.history[0]["resumed_from_epoch"]
+            for ev in [*self.finalists, *self.zoo]
+            if ev.history and "resumed_from_epoch" in ev.history[0]
+        ]
+        return resumed[-1] if resumed else None
 
     @property
     def network(self) -> Evaluation:
@@ -94,26 +106,33 @@ class Outcome:
             "gain": self.gain,
             "recommendation": self.recommendation,
             "seconds": self.seconds,
+            "resumed_from_epoch": self.resumed_from_epoch,
         }
 
 
 @torch.no_grad()
 def block_latencies(
-    cuts: Mapping[str, Sequence[tuple[int, int]]], donors: Mapping[str, Donor], repeats: int = 5
+    cuts: Mapping[str, Sequence[tuple[int, int]]],
+    donors: Mapping[str, Donor],
+    repeats: int = 5,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """Median wall time (ms) of every candidate block on one image, measured on this worker."""
+    """Median wall time (ms) of every candidate block on one image, measured on this worker's
+    ``device`` (CUDA work is synchronised before each clock reading: kernels run asynchronously)."""
     out = {}
     for key, blocks in cuts.items():
-        d = donors[key]
-        x = d.split.stem(torch.zeros(1, *d.info.input_size))
+        d = donors[key].to(device)
+        x = d.split.stem(torch.zeros(1, *d.info.input_size, device=device))
         for first, last in blocks:
             block = d.split.block(first, last).eval()
             h = d.split.block(0, first - 1)(x) if first > 0 else x
             block(h)  # warm-up
             times = []
             for _ in range(repeats):
+                synchronize(device)
                 start = time.perf_counter()
                 block(h)
+                synchronize(device)
                 times.append((time.perf_counter() - start) * 1000)
             out[block_id(key, first, last)] = float(np.median(times))
     return out
@@ -129,21 +148,39 @@ def draw_pool(
     num_classes: int,
     budget: Budget,
     config: SearchConfig,
+    target_device: torch.device | None = None,
 ) -> list[Solution]:
     """The budget-feasible chains to score (raises Infeasible, naming the minima, when none fits)."""
-    latencies = block_latencies(cuts, donors) if budget.max_latency_ms is not None else None
+    device = target_device if target_device is not None else torch.device("cpu")
+    latencies = block_latencies(cuts, donors, device=device) if budget.max_latency_ms is not None else None
     problem = assembly_problem(
         cuts, {k: d.dissection for k, d in donors.items()}, num_classes, budget, latencies=latencies
     )
     return candidate_pool(problem, size=config.pool_size, min_donors=budget.min_donors, seed=config.seed)
 
 
+@dataclass(frozen=True)
+class Resume:
+    """How training runs keep checkpoints: the store (None: no checkpoints) and bf16 autocast."""
+
+    checkpoints: Checkpoints | None = None
+    bf16: bool = False
+
+
 def _finish(
-    ev: Evaluation, donors: Mapping[str, Donor], target: TargetData, config: SearchConfig, report: Progress
+    ev: Evaluation,
+    donors: Mapping[str, Donor],
+    target: TargetData,
+    config: SearchConfig,
+    report: Progress,
+    run: str = "train",
+    resume: Resume | None = None,
 ) -> Evaluation:
-    """Train as configured (keeping the best validation epoch), then measure held-out accuracy."""
+    """Train as configured (keeping the best validation epoch, checkpointed as ``run``), then
+    measure held-out accuracy."""
     entry = donors[ev.chain[0].model].info
     t = config.training
+    r = resume or Resume()
     if t.mode != "none":
         ev.history = train_network(
             ev.net,
@@ -151,7 +188,7 @@ def _finish(
             target.label_tensor("fit"),
             (target.inputs(entry, "validation"), target.labels["validation"]),
             mode=t.mode, epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay, batch_size=t.batch_size,
-            seed=config.seed, progress=report,
+            seed=config.seed, progress=report, checkpoints=r.checkpoints, run=run, bf16=r.bf16,
         )  # fmt: skip
     ev.heldout_accuracy = accuracy(ev.net, target.inputs(entry, "heldout"), target.labels["heldout"])
     return ev
@@ -193,14 +230,21 @@ def search(
     budget: Budget,
     config: SearchConfig | None = None,
     progress: Progress | None = None,
+    resume: Resume | None = None,
 ) -> Outcome:
-    """Pool → proxy ranking → finalists trained → choice on validation → baseline. See the module doc."""
+    """Pool → proxy ranking → finalists trained → choice on validation → baseline. See the module doc.
+
+    Everything runs on ``target.device`` (the donors are moved there). ``resume``: training
+    checkpoints per run (``finalist-<n>``, ``baseline-<model>``), so a job picked up again after its
+    worker died continues each run from its last epoch; ``Outcome.resumed_from_epoch`` says from
+    which epoch the latest checkpointed run went on."""
     cfg = config or SearchConfig()
     report = progress or no_progress
+    enable_tf32(target.device)  # float32 matmuls of forward passes and training (LS fits are float64)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     report(0.01, "drawing the pool of budget-feasible chains")
-    solutions = draw_pool(cuts, donors, target.num_classes, budget, cfg)
+    solutions = draw_pool(cuts, donors, target.num_classes, budget, cfg, target.device)
     seconds["pool"] = time.perf_counter() - clock
 
     with_naswot = cfg.score_naswot or cfg.proxy == "naswot"
@@ -238,7 +282,7 @@ def search(
     for n, i in enumerate(top):
         step = scaled(report, 0.65 + 0.2 * n / len(top), 0.65 + 0.2 * (n + 1) / len(top))
         step(0.0, f"training finalist {n + 1}/{len(top)}")
-        finalists.append(_finish(kept[i], donors, target, cfg, step))
+        finalists.append(_finish(kept[i], donors, target, cfg, step, f"finalist-{n}", resume))
     chosen = max(range(len(finalists)), key=lambda n: (finalists[n].final_validation_accuracy(), -n))
     seconds["finalists"] = time.perf_counter() - clock
 
@@ -249,7 +293,7 @@ def search(
         step = scaled(report, 0.85 + 0.15 * n / len(fitting), 0.85 + 0.15 * (n + 1) / len(fitting))
         step(0.0, f"baseline: {d.name} kept whole with a new head")
         ev = evaluate_chain(d.whole(), donors, target, seed=cfg.seed, probe_images=cfg.probe_images)
-        zoo.append(_finish(ev, donors, target, cfg, step))
+        zoo.append(_finish(ev, donors, target, cfg, step, f"baseline-{n}", resume))
     baseline = max(zoo, key=lambda ev: ev.final_validation_accuracy(), default=None)
     seconds["baseline"] = time.perf_counter() - clock
     note = None if baseline else _no_baseline_note(donors, target.num_classes)
@@ -272,6 +316,7 @@ __all__ = [
     "SearchConfig",
     "TargetData",
     "TrainingConfig",
+    "Resume",
     "block_latencies",
     "chain_of",
     "describe_blocks",

@@ -46,14 +46,15 @@ def hsic1(k_tilde: torch.Tensor, l_tilde: torch.Tensor) -> torch.Tensor:
     return (k_tilde * l_tilde).sum(dim=(-2, -1)) / (n * (n - 3))
 
 
-def linear_gram(features: torch.Tensor) -> torch.Tensor:
-    """(B, C) features → (B, B) float64 linear Gram of the batch-centred features.
+def linear_gram(features: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """(B, C) features → (B, B) linear Gram of the batch-centred features, in ``dtype`` (float64
+    unless asked; the sketch pass uses float32 on the features' device).
 
     Centring the features first changes nothing after U-centring (which removes every row and
     column effect exactly) but keeps float cancellation away from post-ReLU features whose mean is
     large compared with their spread.
     """
-    f = features.detach().to(torch.float64)
+    f = features.detach().to(dtype)
     f = f - f.mean(dim=0, keepdim=True)
     return f @ f.T
 

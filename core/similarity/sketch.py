@@ -8,8 +8,11 @@ probe batches is a dot product (see ``cka.py``).
 
 Scaling: a point's Grams are multiplied by one power of two (chosen from its first minibatch, so
 entries are O(1)) to stay inside the float16 range. CKA is invariant to a per-point positive
-factor, so the factor is not stored. Should a later minibatch come near float16 overflow, the
-factor is lowered and the point's earlier minibatches are rescaled (exact: powers of two).
+factor, so the factor is not stored. Should a minibatch come near float16 overflow, the factor is
+lowered for all of the point's minibatches (exact: powers of two).
+
+Device: the Grams are accumulated on the model's device (float32 by default: docs/results.md,
+"GPU workers", measures the CKA against float64 Grams) and copied to the CPU store once per model.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from core.device import autocast
 from core.dissect.types import Dissection, NodeKind
 from core.errors import InvalidInput
 from core.progress import Progress, no_progress
@@ -62,32 +66,27 @@ def point_layouts(dissection: Dissection) -> tuple[list[NodeKind], list[int]]:
     return kinds, prefix
 
 
-class _PointScaler:
-    """Keeps one power-of-two factor per point and the float16 store in range."""
+def _to_store(grams: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(points, batches, B, B) Grams (any float dtype, on the CPU) → the stored sketch in ``dtype``.
 
-    def __init__(self, store: torch.Tensor):
-        self.store = store
-        self.exponent: list[int | None] = [None] * store.shape[0]
-
-    def put(self, point: int, batch: int, gram: torch.Tensor) -> None:
-        exp = self.exponent[point]
-        if exp is None:
-            fro = float(torch.linalg.norm(gram))
-            if fro > 0.0 and math.isfinite(fro):
-                # RMS entry ≈ 1: Frobenius norm ≈ B.
-                exp = round(math.log2(gram.shape[-1] / fro))
-                self.exponent[point] = exp
-            else:
-                exp = 0
-        peak = float(gram.abs().max()) * 2.0**exp
-        if peak > _FP16_SAFE_MAX and self.exponent[point] is not None:
-            drop = math.ceil(math.log2(peak / _FP16_SAFE_MAX))
-            exp -= drop
-            self.exponent[point] = exp
-            if batch > 0:
-                earlier = self.store[point, :batch].to(torch.float32) * 2.0**-drop
-                self.store[point, :batch] = earlier.to(self.store.dtype)
-        self.store[point, batch] = (gram * 2.0**exp).to(self.store.dtype)
+    One power-of-two factor per point: chosen from the point's first minibatch with a non-zero Gram
+    so that its RMS entry is about 1 (Frobenius norm ≈ B), then lowered until the largest entry of
+    any minibatch stays below ``_FP16_SAFE_MAX``. This is the factor the per-minibatch scaler of
+    earlier versions ended with, applied once (a power of two: exact)."""
+    store = torch.empty(grams.shape, dtype=dtype)
+    size = grams.shape[-1]
+    for point in range(grams.shape[0]):
+        g = grams[point]
+        fro = torch.linalg.norm(g.reshape(g.shape[0], -1).double(), dim=1)
+        usable = torch.nonzero((fro > 0) & torch.isfinite(fro))
+        exp = 0
+        if len(usable):
+            exp = round(math.log2(size / float(fro[int(usable[0])])))
+            peak = float(g.abs().max()) * 2.0**exp
+            if peak > _FP16_SAFE_MAX:
+                exp -= math.ceil(math.log2(peak / _FP16_SAFE_MAX))
+        store[point] = (g.double() * 2.0**exp).to(dtype)
+    return store
 
 
 @torch.inference_mode()
@@ -105,8 +104,11 @@ def compute_sketches(
     progress: Progress | None = None,
     model: str | None = None,
     node_paths: Sequence[str] | None = None,
+    device: torch.device | str = "cpu",
+    gram_dtype: torch.dtype | None = None,
+    bf16: bool = False,
 ) -> torch.Tensor:
-    """One forward pass over the probe set → Gram sketch (L+1, num_batches, B, B).
+    """One forward pass over the probe set → Gram sketch (L+1, num_batches, B, B), on the CPU.
 
     ``kinds`` / ``prefix_tokens`` describe the L+1 points (see ``point_layouts``). ``images`` is the
     probe set in any form ``transform`` turns a minibatch of into model input (e.g. uint8 images →
@@ -114,9 +116,16 @@ def compute_sketches(
     ``batches`` (from ``probe_batches``) fixes which images form each minibatch and their order;
     default: consecutive slices of ``batch_size``. Runs in eval mode; training flags are restored.
 
+    Device: the stem and nodes are moved to ``device``, every minibatch is copied there before
+    ``transform`` (so decoding, resizing and normalising run on the device), and the Grams stay on
+    the device in ``gram_dtype`` (default float32; float64 for a float64 store) until the pass
+    ends: one copy to the CPU per model, no synchronisation per minibatch. ``bf16`` runs the
+    forward passes under bf16 autocast (pooled features and Grams stay float32).
+
     Features that are not finite (NaN/inf) at any point raise ``InvalidInput`` naming ``model`` and
-    the node (index and, from ``node_paths``, its path): a NaN Gram would otherwise make that
-    point's CKA 0 against everything and the partition would silently carry on.
+    the node (index and, from ``node_paths``, its path) of the first such minibatch: a NaN Gram
+    would otherwise make that point's CKA 0 against everything and the partition would silently
+    carry on.
     """
     report = progress or no_progress
     nodes = list(nodes)
@@ -139,30 +148,40 @@ def compute_sketches(
         raise InvalidInput(f"probe batch_size must be at least 4 for the unbiased HSIC, got {batch_size}")
     if node_paths is not None and len(node_paths) != len(nodes):
         raise InvalidInput(f"{len(node_paths)} node paths were given for {len(nodes)} nodes")
-    store = torch.zeros(num_points, batches.shape[0], batch_size, batch_size, dtype=dtype)
-    scaler = _PointScaler(store)
+    dev = torch.device(device)
+    work = gram_dtype or (torch.float64 if dtype == torch.float64 else torch.float32)
+    grams = torch.zeros(num_points, batches.shape[0], batch_size, batch_size, dtype=work, device=dev)
+    finite = torch.ones(batches.shape[0], num_points, dtype=torch.bool, device=dev)
     modules: list[nn.Module] = [stem, *nodes]
     was_training = [m.training for m in modules]
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # Grams in true float32 even if a job turned TF32 on
     for m in modules:
-        m.eval()
+        m.eval().to(dev)
     try:
         for b, index in enumerate(batches):
-            x = images[torch.from_numpy(index)]
+            x = images[torch.from_numpy(index).to(images.device)].to(dev, non_blocking=True)
             if transform is not None:
                 x = transform(x)
-            x = stem(x)
+            with autocast(dev, bf16):
+                x = stem(x)
             for point in range(num_points):
                 if point > 0:
-                    x = nodes[point - 1](x)
-                if isinstance(x, torch.Tensor) and not bool(torch.isfinite(x).all()):
-                    raise _not_finite(model, node_paths, point, b)
+                    with autocast(dev, bf16):
+                        x = nodes[point - 1](x)
+                if isinstance(x, torch.Tensor):
+                    finite[b, point] = torch.isfinite(x).all()
                 pooled = pool_features(x, kinds[point], prefix_tokens[point])
-                scaler.put(point, b, u_centre(linear_gram(pooled)))
+                grams[point, b] = u_centre(linear_gram(pooled, dtype=work))
             report((b + 1) / batches.shape[0], f"probe batch {b + 1}/{batches.shape[0]}")
+        bad = torch.nonzero(~finite.cpu())  # (batch, point) pairs in batch-major order
+        if len(bad):
+            raise _not_finite(model, node_paths, int(bad[0, 1]), int(bad[0, 0]))
+        return _to_store(grams.cpu(), dtype)
     finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
         for m, flag in zip(modules, was_training, strict=True):
             m.train(flag)
-    return store
 
 
 def _not_finite(model: str | None, node_paths: Sequence[str] | None, point: int, batch: int) -> InvalidInput:

@@ -10,9 +10,11 @@ raised. No pickle anywhere: weights are safetensors, the rest is JSON/text.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
+import logging
 import tempfile
 import warnings
 import zipfile
@@ -25,6 +27,7 @@ import timm
 import torch
 from torch import nn
 
+from core.device import module_device
 from core.dissect.types import Dissection, NodeSpec
 from core.errors import InvalidInput
 from core.flops import count_flops, count_params
@@ -34,12 +37,13 @@ from core.stitch.network import AssemblySpec, ReassembledNet, SplitLike, stitch_
 FORMAT = "reassembly-archive"
 FORMAT_VERSION = 1
 OPSET = 17
+log = logging.getLogger(__name__)
 _KNOWN_INFO = ("name", "description", "class_names", "metrics", "input_config", "license", "base_models")
 
 
 def state_dict_bytes(module: nn.Module) -> bytes:
     """The module's state dict serialised as safetensors (tensors copied, so ties do not matter)."""
-    tensors = {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
     return safetensors.torch.save(tensors)
 
 
@@ -49,8 +53,9 @@ def weights_sha256(module: nn.Module) -> str:
 
 
 def _onnx_bytes(net: ReassembledNet) -> tuple[bytes | None, dict[str, Any]]:
-    """Try the TorchScript exporter (dynamic batch), then the dynamo one; never raise."""
-    dummy = torch.zeros(1, *net.input_size)
+    """Try the TorchScript exporter (dynamic batch), then the dynamo one; never raise: each
+    exporter's failure is logged and recorded (``errors``), so ``exported: false`` says why."""
+    dummy = torch.zeros(1, *net.input_size, device=module_device(net))
     errors: list[str] = []
     for dynamo in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +75,7 @@ def _onnx_bytes(net: ReassembledNet) -> tuple[bytes | None, dict[str, Any]]:
                 errors.append(
                     f"{'dynamo' if dynamo else 'torchscript'}: {type(exc).__name__}: {str(exc)[:500]}"
                 )
+                log.warning("ONNX export (%s) failed: %s", "dynamo" if dynamo else "torchscript", errors[-1])
     return None, {"exported": False, "file": None, "opset": OPSET, "errors": errors}
 
 
@@ -147,7 +153,7 @@ def build_manifest(net: ReassembledNet, manifest_info: Mapping[str, Any]) -> dic
         "class_names": list(class_names) if class_names is not None else None,
         "metrics": dict(info.get("metrics") or {}),
         "params": count_params(net),
-        "flops": count_flops(net, torch.zeros(1, *net.input_size)),
+        "flops": count_flops(net, torch.zeros(1, *net.input_size, device=module_device(net))),
         "software": {"torch": torch.__version__, "timm": timm.__version__},
         "extra": {k: v for k, v in info.items() if k not in _KNOWN_INFO},
     }
@@ -159,11 +165,16 @@ def export_archive(
 ) -> Path:
     """Write the archive (a .zip) to ``path`` and return it. ``manifest_info`` may hold name,
     description, class_names, metrics, input_config (e.g. mean/std), license, base_models and any
-    extra JSON-serialisable keys (kept under ``extra``)."""
+    extra JSON-serialisable keys (kept under ``extra``).
+
+    The archive does not depend on where ``net`` lives: a network on a GPU is exported from a CPU
+    copy (weights, FLOPs and ONNX all on the CPU), so the archive loads on a CPU-only machine."""
     path = Path(path)
     if path.suffix != ".zip":
         raise InvalidInput(f"the archive path must end in .zip, got {path.name!r}")
     report = progress or no_progress
+    if module_device(net).type != "cpu":
+        net = copy.deepcopy(net).cpu()
     was_training = net.training
     net.eval()
     try:
@@ -245,10 +256,12 @@ def _check_nodes(manifest: dict[str, Any], spec: AssemblySpec, dissections: Mapp
                 )
 
 
-def load_archive(path: str | Path, progress: Progress | None = None) -> ReassembledNet:
+def load_archive(
+    path: str | Path, progress: Progress | None = None, device: torch.device | str = "cpu"
+) -> ReassembledNet:
     """Rebuild the network of an archive: donors from timm (pretrained=False), re-dissected and split
     at the stored node ranges, stitches from their specs, then all weights from model.safetensors
-    (strict). Returns the network in eval mode."""
+    (strict). Returns the network in eval mode on ``device`` (default the CPU)."""
     report = progress or no_progress
     manifest = json.loads(read_member(path, "manifest.json"))
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
@@ -280,4 +293,4 @@ def load_archive(path: str | Path, progress: Progress | None = None) -> Reassemb
     for s, r in zip(built, stored, strict=True):
         s.fit_residual, s.fit_ridge = r["fit_residual"], r.get("fit_ridge")
     report(1.0, "loaded weights")
-    return net.eval()
+    return net.to(device).eval()

@@ -46,19 +46,19 @@ class _Moments:
     """Second moments of (design row, target row) pairs, shifted by fixed means for accuracy:
     with ã = [a − μ_a, 1] and t̃ = t − μ_t it holds Σ ã ãᵀ, Σ ã t̃ᵀ and Σ ‖t̃‖²."""
 
-    def __init__(self, d: int, c: int):
-        self.aa = torch.zeros(d + 1, d + 1, dtype=torch.float64)
-        self.at = torch.zeros(d + 1, c, dtype=torch.float64)
-        self.tt = 0.0
+    def __init__(self, d: int, c: int, device: torch.device | str = "cpu"):
+        self.aa = torch.zeros(d + 1, d + 1, dtype=torch.float64, device=device)
+        self.at = torch.zeros(d + 1, c, dtype=torch.float64, device=device)
+        self.tt = torch.zeros((), dtype=torch.float64, device=device)
 
     def add(self, a: Tensor, t: Tensor) -> None:
-        a1 = torch.cat([a, torch.ones(a.shape[0], 1, dtype=a.dtype)], dim=1)
+        a1 = torch.cat([a, torch.ones(a.shape[0], 1, dtype=a.dtype, device=a.device)], dim=1)
         self.aa += a1.T @ a1
         self.at += a1.T @ t
-        self.tt += float(t.pow(2).sum())
+        self.tt += t.pow(2).sum()
 
     def __add__(self, other: _Moments) -> _Moments:
-        out = _Moments(self.aa.shape[0] - 1, self.at.shape[1])
+        out = _Moments(self.aa.shape[0] - 1, self.at.shape[1], self.aa.device)
         out.aa, out.at, out.tt = self.aa + other.aa, self.at + other.at, self.tt + other.tt
         return out
 
@@ -79,12 +79,13 @@ class _Moments:
         d = cov_aa.shape[0]
         lam = ridge * float(cov_aa.diagonal().sum()) / d
         lam = lam if lam > 0 else max(ridge, 1e-12)
-        w = torch.linalg.solve(cov_aa + lam * torch.eye(d, dtype=torch.float64), cov_at)
+        eye = torch.eye(d, dtype=torch.float64, device=cov_aa.device)
+        w = torch.linalg.solve(cov_aa + lam * eye, cov_at)
         return torch.cat([w, (m_t - m_a @ w)[None]], dim=0)
 
     def error(self, wb: Tensor) -> float:
         """Σ ‖t̃ − ã·[W; b]‖² over this set."""
-        return self.tt - 2 * float((wb * self.at).sum()) + float((wb * (self.aa @ wb)).sum())
+        return float(self.tt - 2 * (wb * self.at).sum() + (wb * (self.aa @ wb)).sum())
 
 
 @torch.no_grad()
@@ -98,6 +99,8 @@ def fit_stitch(
     smallest held-out error wins, and the map is refitted on all images with it. The chosen value
     is kept in ``stitch.fit_ridge``."""
     _check_batch(stitch, src_features, dst_target)
+    device = next(stitch.parameters()).device  # the stitch's device: features are moved there
+    src_features, dst_target = src_features.to(device), dst_target.to(device)
     if ridge is not None and ridge < 0:
         raise InvalidInput(f"ridge must be >= 0, got {ridge}")
     n_img = src_features.shape[0]
@@ -120,11 +123,14 @@ def fit_stitch(
             sum_l = ls if sum_l is None else sum_l + ls
     assert sum_a is not None and sum_t is not None
     mu_a, mu_t = sum_a / n_rows, sum_t / n_rows
-    folds = (_Moments(mu_a.numel(), mu_t.numel()), _Moments(mu_a.numel(), mu_t.numel()))
+    dev = mu_a.device
+    folds = (_Moments(mu_a.numel(), mu_t.numel(), dev), _Moments(mu_a.numel(), mu_t.numel(), dev))
     for i, j in spans:
         a, t, _ = rows(i, j)
         per_image = a.shape[0] // (j - i)
-        held = (torch.arange(i, j) % HOLDOUT_EVERY == HOLDOUT_EVERY - 1).repeat_interleave(per_image)
+        held = (torch.arange(i, j, device=dev) % HOLDOUT_EVERY == HOLDOUT_EVERY - 1).repeat_interleave(
+            per_image
+        )
         a, t = a - mu_a, t - mu_t
         folds[0].add(a[~held], t[~held])
         if held.any():

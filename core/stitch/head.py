@@ -91,7 +91,9 @@ def fit_head_on_features(
     the ridge is the one of ``ridges`` with the best validation accuracy (ties: the larger ridge,
     the smoother head): wide features on few images overfit badly with a fixed small ridge."""
     num_classes = head.fc.out_features
-    labels = labels.long()
+    labels = labels.to(feats.device).long()
+    if validation is not None:  # everything on the features' device (labels often come from the CPU)
+        validation = (validation[0].to(feats.device), validation[1].to(feats.device))
     _check_labels(feats, labels, num_classes)
     x = feats.double()
     mean = x.mean(0)
@@ -112,7 +114,7 @@ def fit_head_on_features(
     def accuracy(beta: Tensor, f: Tensor, lab: Tensor) -> float:
         """As the network computes it, in float32."""
         logits = standardised(f) @ beta.float() + y_mean.float()
-        return float((logits.argmax(1) == lab.long()).double().mean())
+        return float((logits.argmax(1) == lab.to(logits.device).long()).double().mean())
 
     chosen = ridges[0]
     if validation is not None:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.device import module_device
 from core.dissect.types import Dissection, NodeSpec
 from core.errors import InvalidInput
 from core.progress import Progress, no_progress
@@ -189,8 +190,14 @@ class ReassembledNet(nn.Module):
     """Blocks of several donors joined by stitches, with a new head for ``spec.num_classes``."""
 
     def __init__(
-        self, spec: AssemblySpec, splits: Mapping[str, SplitLike], dissections: Mapping[str, Dissection]
+        self,
+        spec: AssemblySpec,
+        splits: Mapping[str, SplitLike],
+        dissections: Mapping[str, Dissection],
+        device: torch.device | str | None = None,
     ):
+        """``device``: where the whole network lives (default: where the first block's donor is),
+        so stitches and head are never left on the CPU beside blocks on a GPU."""
         super().__init__()
         self.spec = spec
         ends = _block_nodes(spec, dissections)
@@ -215,6 +222,7 @@ class ReassembledNet(nn.Module):
         self.block_nodes = [(a.to_dict(), b.to_dict()) for a, b in ends]
         self.frozen = False
         self.train_stem = True
+        self.to(device if device is not None else module_device(self.blocks[0]))
         self.eval()  # a fresh candidate is scored and fitted in eval mode; training calls .train()
 
     @property
@@ -336,6 +344,7 @@ def fit_stitches(
         own = renormalise(images, entry, donor)
         return donor_input_of(splits[ref.model], donor.input_size, ref.first, own, batch_size)
 
+    images = images.to(module_device(net))
     with eval_mode(net):
         x = _to_size(images, spec.input_size)
         if isinstance(net.stem, Stitch):
@@ -358,10 +367,12 @@ def build_reassembled(
     probe_images: Tensor | None = None,
     ridge: float | None = None,
     progress: Progress | None = None,
+    device: torch.device | str | None = None,
 ) -> ReassembledNet:
-    """Build a candidate and, given probe images (N, C, H, W, normalised like the first block's
-    donor's input, which is the network's input), initialise its stitches by least squares."""
-    net = ReassembledNet(spec, splits, dissections)
+    """Build a candidate on ``device`` (default: the first block's donor's) and, given probe images
+    (N, C, H, W, normalised like the first block's donor's input, which is the network's input),
+    initialise its stitches by least squares there."""
+    net = ReassembledNet(spec, splits, dissections, device=device)
     if probe_images is not None:
         fit_stitches(net, splits, probe_images, ridge, progress=progress)
     return net

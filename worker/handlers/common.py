@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from core.assembly.evaluate import Donor
+    from core.assembly.training import DirCheckpoints
     from core.partition.request import PartitionRequest
     from core.progress import Progress
 
@@ -113,12 +114,19 @@ def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.nda
         return data["images"], data["labels"].astype(np.int64), ds
 
 
+def checkpoints_of(ctx: JobContext) -> DirCheckpoints:
+    """The job's training checkpoints: a folder the server chooses, keyed by the job id."""
+    from core.assembly.training import DirCheckpoints
+
+    return DirCheckpoints(ctx.settings.resolved_data_dir / "checkpoints" / ctx.claim.job_id)
+
+
 def image_transform(row: Model) -> Any:
-    """uint8 images (B,H,W[,C]) → the model's normalised float input."""
-    from core.zoo.data import prepare
+    """uint8 images (B,H,W[,C]) → the model's normalised float input, on the images' device."""
+    from core.device import prepare_on
 
     size = tuple(row.input_size)
-    return lambda x: prepare(x, size, row.mean, row.std)
+    return lambda x: prepare_on(x, size, row.mean, row.std, x.device)
 
 
 def sketch_for(
@@ -128,8 +136,9 @@ def sketch_for(
     dataset_id: str,
     request: PartitionRequest,
     progress: Progress,
+    device: str = "cpu",
 ) -> tuple[torch.Tensor, bool]:
-    """The model's Gram sketch on the probe set, from the cache or by one forward pass.
+    """The model's Gram sketch on the probe set, from the cache or by one forward pass on ``device``.
 
     Returns (sketch, computed): ``computed`` is False when a stored sketch was reused.
     """
@@ -173,6 +182,8 @@ def sketch_for(
         progress=progress,
         model=f"{row.name} ({row.id})",
         node_paths=[n.path for n in dissection.nodes],
+        device=device,
+        bf16=ctx.settings.sketch_bf16,
     )
     art_id = store_bytes(
         ctx, sketch_to_bytes(sketch, {"model_id": row.id}), media_type="application/octet-stream",

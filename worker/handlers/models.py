@@ -51,7 +51,7 @@ def run_dissect(ctx: JobContext) -> dict[str, Any]:
     row = model_row(ctx, ctx.params["model_id"])
     _set_dissection(ctx, row.id, "running")
     ctx.progress(0.05, f"loading {row.name}", stage="load")
-    net = load_registered(ctx, row)
+    net = load_registered(ctx, row).to(ctx.device())  # the dissection probe follows the model's device
     ctx.progress(0.1, "tracing and verifying nodes", stage="dissect")
     result = dissect(net, tuple(row.input_size), progress=ctx.progress)  # a failure: core.store.subjects
     summary = result.to_dict()

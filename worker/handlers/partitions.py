@@ -31,12 +31,13 @@ def _sketches(
 ) -> tuple[list[Any], list[str]]:
     """Every model's sketch (cached or computed), and the ids of those computed now."""
     images, _, _ = dataset_arrays(ctx, row.probe_dataset_id)
+    device = ctx.device()
     sketches, computed = [], []
     for i, model in enumerate(models):
         start, stop = end * i / len(models), end * (i + 1) / len(models)
         ctx.progress(start, f"sketching {model.name} ({i + 1}/{len(models)})", stage="similarity")
         sketch, fresh = sketch_for(
-            ctx, model, images, row.probe_dataset_id, request, scaled(ctx.progress, start, stop)
+            ctx, model, images, row.probe_dataset_id, request, scaled(ctx.progress, start, stop), device
         )
         sketches.append(sketch)
         computed += [model.id] if fresh else []
