@@ -54,31 +54,39 @@ def chain_extreme(
     return Extreme(value=top[0], choice=top[1])
 
 
+def cost_functions(cost: str) -> tuple[Callable[[BlockOption], float], Callable[[StitchTerm], float]]:
+    """The block and stitch cost functions of ``params``, ``flops`` or ``latency_ms``."""
+    return (lambda o: getattr(o, cost) or 0.0), (lambda t: getattr(t, cost))
+
+
+def _whole(problem: SearchProblem, cost: str, *, maximise: bool = False) -> Extreme | None:
+    """The chain with the least (most) ``cost`` — ``params``, ``flops`` or ``latency_ms`` — counting
+    the stem and head (``problem.extra_<cost>``)."""
+    e = chain_extreme(problem, *cost_functions(cost), maximise=maximise)
+    return None if e is None else Extreme(e.value + getattr(problem, f"extra_{cost}"), e.choice)
+
+
 def min_params(problem: SearchProblem) -> Extreme | None:
-    e = chain_extreme(problem, lambda o: o.params, lambda t: t.params)
-    return None if e is None else Extreme(e.value + problem.extra_params, e.choice)
+    return _whole(problem, "params")
 
 
 def max_params(problem: SearchProblem) -> Extreme | None:
-    e = chain_extreme(problem, lambda o: o.params, lambda t: t.params, maximise=True)
-    return None if e is None else Extreme(e.value + problem.extra_params, e.choice)
+    return _whole(problem, "params", maximise=True)
 
 
 def min_flops(problem: SearchProblem) -> Extreme | None:
-    e = chain_extreme(problem, lambda o: o.flops, lambda t: t.flops)
-    return None if e is None else Extreme(e.value + problem.extra_flops, e.choice)
+    return _whole(problem, "flops")
 
 
 def max_flops(problem: SearchProblem) -> Extreme | None:
-    e = chain_extreme(problem, lambda o: o.flops, lambda t: t.flops, maximise=True)
-    return None if e is None else Extreme(e.value + problem.extra_flops, e.choice)
+    return _whole(problem, "flops", maximise=True)
 
 
 def min_latency(problem: SearchProblem) -> Extreme | None:
+    """None when any block lacks a measured latency."""
     if any(o.latency_ms is None for options in problem.sets for o in options):
         return None
-    e = chain_extreme(problem, lambda o: o.latency_ms or 0.0, lambda t: t.latency_ms)
-    return None if e is None else Extreme(e.value + problem.extra_latency_ms, e.choice)
+    return _whole(problem, "latency_ms")
 
 
 def prefix_suffix(

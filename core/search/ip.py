@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from core.errors import Infeasible, InvalidInput, ReassemblyError
 from core.progress import Progress, no_progress
 from core.search.bounds import (
     Extreme,
+    cost_functions,
     max_flops,
     max_params,
     min_flops,
@@ -31,8 +31,8 @@ from core.search.bounds import (
     min_params,
     prefix_suffix,
 )
-from core.search.cbc import solve_with_deadline
-from core.search.problem import SearchProblem, StitchTerm
+from core.search.cbc import CbcOutcome, solve_with_deadline
+from core.search.problem import SearchProblem
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,34 @@ def solution_of(
     )
 
 
-def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
-    """An Infeasible naming the smallest params and FLOPs any candidate needs."""
-    lo_p, lo_f, hi_p, hi_f, lo_l = (
+def found(
+    problem: SearchProblem, choice: tuple[int, ...], rank: int, outcome: CbcOutcome, start: float
+) -> Solution:
+    """The Solution of a combination CBC found, timed from ``start`` (``time.monotonic()``)."""
+    return solution_of(
+        problem,
+        choice,
+        rank=rank,
+        status=outcome.status,
+        wall_time_s=outcome.wall_time_s,
+        elapsed_s=time.monotonic() - start,
+    )
+
+
+def _extremes(problem: SearchProblem) -> tuple[Extreme | None, ...]:
+    """(fewest params, fewest FLOPs, most params, most FLOPs, lowest latency) over all candidates."""
+    return (
         min_params(problem),
         min_flops(problem),
         max_params(problem),
         max_flops(problem),
         min_latency(problem),
     )
+
+
+def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
+    """An Infeasible naming the smallest params and FLOPs any candidate needs."""
+    lo_p, lo_f, hi_p, hi_f, lo_l = _extremes(problem)
     if lo_p is None or lo_f is None or hi_p is None or hi_f is None:
         return Infeasible(
             "no candidate network exists: no chain of supported stitches links one block of every set; "
@@ -150,13 +169,7 @@ def _infeasible(problem: SearchProblem, reason: str) -> Infeasible:
 
 def check_budget(problem: SearchProblem) -> None:
     """Raise Infeasible (with the exact minima) for budgets no candidate meets; cheap, no solver."""
-    lo_p, lo_f, hi_p, hi_f, lo_l = (
-        min_params(problem),
-        min_flops(problem),
-        max_params(problem),
-        max_flops(problem),
-        min_latency(problem),
-    )
+    lo_p, lo_f, hi_p, hi_f, lo_l = _extremes(problem)
     if lo_p is None or lo_f is None or hi_p is None or hi_f is None:
         raise _infeasible(problem, "no_valid_chain")
     if problem.max_params is not None and problem.max_params < lo_p.value:
@@ -224,29 +237,36 @@ class _Model:
             picked.append(on[0])
         return tuple(picked)
 
+    def take(self, values: dict[str, float], seen: set[tuple[int, ...]]) -> tuple[int, ...]:
+        """The combination CBC found, cut off so it is never returned again, and added to ``seen``."""
+        choice = self.choice(values)
+        if choice is None or choice in seen:
+            raise ReassemblyError(
+                "CBC returned a solution that is not one block per set", code="solver_failed"
+            )
+        self.cut(choice)
+        seen.add(choice)
+        return choice
+
 
 def _useless_stitches(problem: SearchProblem) -> set[tuple[int, int, int]]:
     """Stitches no chain within the budgets can use: the cheapest chain through them already breaks
     a bound (exact DP reasoning CBC's presolve cannot do; it removed 25-50 % of the pair variables on
     the DeRy-sized benchmark)."""
-    checks: list[tuple[list[list[float]], list[list[float]], Callable[[StitchTerm], float], float, bool]] = []
-    if problem.max_params is not None:
-        pre, suf = prefix_suffix(problem, lambda o: o.params, lambda t: t.params)
-        checks.append((pre, suf, lambda t: t.params, problem.max_params - problem.extra_params, True))
-    if problem.min_params is not None:
-        pre, suf = prefix_suffix(problem, lambda o: o.params, lambda t: t.params, maximise=True)
-        checks.append((pre, suf, lambda t: t.params, problem.min_params - problem.extra_params, False))
-    if problem.max_flops is not None:
-        pre, suf = prefix_suffix(problem, lambda o: o.flops, lambda t: t.flops)
-        checks.append((pre, suf, lambda t: t.flops, problem.max_flops - problem.extra_flops, True))
-    if problem.min_flops is not None:
-        pre, suf = prefix_suffix(problem, lambda o: o.flops, lambda t: t.flops, maximise=True)
-        checks.append((pre, suf, lambda t: t.flops, problem.min_flops - problem.extra_flops, False))
-    if problem.max_latency_ms is not None:
-        pre, suf = prefix_suffix(problem, lambda o: o.latency_ms or 0.0, lambda t: t.latency_ms)
-        checks.append(
-            (pre, suf, lambda t: t.latency_ms, problem.max_latency_ms - problem.extra_latency_ms + 1e-9, True)
-        )
+    bounds = [
+        ("params", problem.max_params, True),
+        ("params", problem.min_params, False),
+        ("flops", problem.max_flops, True),
+        ("flops", problem.min_flops, False),
+        ("latency_ms", None if problem.max_latency_ms is None else problem.max_latency_ms + 1e-9, True),
+    ]
+    checks = []
+    for name, bound, upper in bounds:
+        if bound is None:
+            continue
+        block, stitch = cost_functions(name)
+        pre, suf = prefix_suffix(problem, block, stitch, maximise=not upper)
+        checks.append((pre, suf, stitch, bound - getattr(problem, f"extra_{name}"), upper))
     useless = set()
     for k, layer in enumerate(problem.pairs):
         for i, row in enumerate(layer):
@@ -365,26 +385,11 @@ def solve(
             if not solutions and status == "infeasible":
                 raise _infeasible(problem, "joint")
             break  # no further solution exists, or none was found in time
-        choice = model.choice(outcome.values)
-        if choice is None or choice in seen:
-            raise ReassemblyError(
-                "CBC returned a solution that is not one block per set", code="solver_failed"
-            )
-        model.cut(choice)
-        seen.add(choice)
+        choice = model.take(outcome.values, seen)
         pool.add_neighbours(choice, seen)
         if not problem.satisfies(choice):
             continue  # within CBC's tolerance but over a bound in exact arithmetic: cut it and go on
-        solutions.append(
-            solution_of(
-                problem,
-                choice,
-                rank=len(solutions),
-                status=outcome.status,
-                wall_time_s=outcome.wall_time_s,
-                elapsed_s=time.monotonic() - start,
-            )
-        )
+        solutions.append(found(problem, choice, len(solutions), outcome, start))
         report(len(solutions) / top_n, f"found {len(solutions)}/{top_n} assemblies")
     if not solutions:
         raise search_timeout(time_limit_s, status)

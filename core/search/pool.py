@@ -31,6 +31,7 @@ from core.search.ip import (
     _infeasible,
     _Model,
     check_budget,
+    found,
     search_timeout,
     solution_of,
     solve,
@@ -352,25 +353,10 @@ def _fill_by_ip(
             if not pool and status == "infeasible":
                 raise _why_empty(problem, min_donors, deadline, budget_ok)
             break  # every qualifying chain is in the pool, or time ran out
-        choice = model.choice(outcome.values)
-        if choice is None or choice in seen:
-            raise ReassemblyError(
-                "CBC returned a solution that is not one block per set", code="solver_failed"
-            )
-        model.cut(choice)
-        seen.add(choice)
+        choice = model.take(outcome.values, seen)
         if not problem.satisfies(choice) or problem.donors_of(choice) < min_donors:
             continue  # within CBC's tolerance only: cut it and go on
-        pool.append(
-            solution_of(
-                problem,
-                choice,
-                rank=len(pool),
-                status=outcome.status,
-                wall_time_s=outcome.wall_time_s,
-                elapsed_s=time.monotonic() - start,
-            )
-        )
+        pool.append(found(problem, choice, len(pool), outcome, start))
         report(len(pool) / size, f"found {len(pool)}/{size} candidate assemblies")
     if not pool:
         raise search_timeout(deadline - start, status)

@@ -206,32 +206,32 @@ class Sketch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PartitionRow(Base):
+class JobResult:
+    """The columns of a resource a job computes: the request (``config``), where it stands, and what
+    came out (``result``, or ``{"error": ...}`` when its job failed)."""
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
+    config: Mapped[dict[str, Any]] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartitionRow(JobResult, Base):
     """K equivalence sets over a list of dissected models."""
 
     __tablename__ = "partitions"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
     model_ids: Mapped[list[Any]] = mapped_column()
     probe_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
-    config: Mapped[dict[str, Any]] = mapped_column()  # k, epsilon, size_measure, restarts, seed, probe
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AssemblyRow(Base):
+class AssemblyRow(JobResult, Base):
     """A reassembled network: search result, chosen candidate, training metrics, checkpoint."""
 
     __tablename__ = "assemblies"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(100), default="anonymous")
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
     partition_id: Mapped[str] = mapped_column(ForeignKey("partitions.id"))
     target_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
-    config: Mapped[dict[str, Any]] = mapped_column()  # constraints, proxy, candidates, training
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

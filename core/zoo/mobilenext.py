@@ -24,6 +24,9 @@ from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
 from core.errors import InvalidInput
+from core.zoo.cfg import zoo_cfg
+
+CIFAR10 = dict(mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616))
 
 __all__ = [
     "MOBILENEXT_CFG",
@@ -343,24 +346,18 @@ class MobileNeXt(nn.Module):
 # ----- timm registration ----------------------------------------------------------------------------
 
 
+IMAGENET = dict(num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875)
+PAPER = "Rethinking Bottleneck Structure for Efficient Mobile Network Design"
+
+
 def _cfg(**overrides: Any) -> dict[str, Any]:
-    cfg: dict[str, Any] = dict(
-        url="",
-        num_classes=1000,
-        input_size=(3, 224, 224),
-        pool_size=(7, 7),
-        crop_pct=0.875,
-        interpolation="bilinear",
-        mean=IMAGENET_DEFAULT_MEAN,
-        std=IMAGENET_DEFAULT_STD,
-        first_conv="stem.conv",
-        classifier="classifier",
-        license="apache-2.0",
-        paper_ids="arXiv:2007.02269",
-        paper_name="Rethinking Bottleneck Structure for Efficient Mobile Network Design",
+    """ImageNet statistics and input size unless ``overrides`` say otherwise."""
+    imagenet = dict(IMAGENET, mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD)
+    return zoo_cfg(
+        "stem.conv",
+        "classifier",
+        **dict(imagenet, paper_ids="arXiv:2007.02269", paper_name=PAPER, **overrides),
     )
-    cfg.update(overrides)
-    return cfg
 
 
 default_cfgs = generate_default_cfgs(
@@ -372,12 +369,7 @@ default_cfgs = generate_default_cfgs(
         "mobilenext_140": _cfg(),
         # Small-input variant for the project's 28-32 px zoo (CIFAR statistics as a default).
         "mobilenext_cifar": _cfg(
-            num_classes=10,
-            input_size=(3, 32, 32),
-            pool_size=(4, 4),
-            crop_pct=1.0,
-            mean=(0.4914, 0.4822, 0.4465),
-            std=(0.2470, 0.2435, 0.2616),
+            num_classes=10, input_size=(3, 32, 32), pool_size=(4, 4), crop_pct=1.0, **CIFAR10
         ),
     }
 )
@@ -407,34 +399,23 @@ def _create_mobilenext(variant: str, pretrained: bool = False, **kwargs: Any) ->
     return build_model_with_cfg(MobileNeXt, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
 
 
-@register_model
-def mobilenext_035(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
-    """MobileNeXt, width 0.35 (1,913,976 parameters with 1000 classes)."""
-    return _create_mobilenext("mobilenext_035", pretrained, **dict(dict(width_mult=0.35), **kwargs))
+def _variant(width: float, params: str) -> Any:
+    """A registered ImageNet-size MobileNeXt of this width multiplier."""
+    name = f"mobilenext_{round(width * 100):03d}"
+
+    def create(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
+        return _create_mobilenext(name, pretrained, **dict(dict(width_mult=width), **kwargs))
+
+    create.__name__ = create.__qualname__ = name
+    create.__doc__ = f"MobileNeXt, width {width} ({params} parameters with 1000 classes)."
+    return register_model(create)
 
 
-@register_model
-def mobilenext_050(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
-    """MobileNeXt, width 0.5 (2,152,304 parameters with 1000 classes)."""
-    return _create_mobilenext("mobilenext_050", pretrained, **dict(dict(width_mult=0.5), **kwargs))
-
-
-@register_model
-def mobilenext_075(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
-    """MobileNeXt, width 0.75 (2,766,168 parameters with 1000 classes)."""
-    return _create_mobilenext("mobilenext_075", pretrained, **dict(dict(width_mult=0.75), **kwargs))
-
-
-@register_model
-def mobilenext_100(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
-    """MobileNeXt, width 1.0 (3,535,416 parameters with 1000 classes; the paper's model)."""
-    return _create_mobilenext("mobilenext_100", pretrained, **dict(dict(width_mult=1.0), **kwargs))
-
-
-@register_model
-def mobilenext_140(pretrained: bool = False, **kwargs: Any) -> MobileNeXt:
-    """MobileNeXt, width 1.4 (6,126,168 parameters with 1000 classes)."""
-    return _create_mobilenext("mobilenext_140", pretrained, **dict(dict(width_mult=1.4), **kwargs))
+mobilenext_035 = _variant(0.35, "1,913,976")
+mobilenext_050 = _variant(0.5, "2,152,304")
+mobilenext_075 = _variant(0.75, "2,766,168")
+mobilenext_100 = _variant(1.0, "3,535,416; the paper's model")
+mobilenext_140 = _variant(1.4, "6,126,168")
 
 
 @register_model

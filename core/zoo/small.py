@@ -39,6 +39,8 @@ from timm.models.resnet import BasicBlock, ResNet
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from core.zoo.cfg import zoo_cfg
+
 __all__ = ["VggCifar", "convnext_cifar", "mobilenetv2_cifar", "resnet_cifar", "vgg_cifar", "vit_cifar"]
 
 VGG_CIFAR_CFG: tuple[int | str, ...] = (24, "M", 48, 48, "M", 96, 96, "M")
@@ -113,31 +115,13 @@ def _conv_unit(in_chs: int, out_chs: int, stride: int = 1) -> list[nn.Module]:
     return [conv, nn.BatchNorm2d(out_chs), nn.ReLU(inplace=True)]
 
 
-def _cfg(first_conv: str, classifier: str, **overrides: Any) -> dict[str, Any]:
-    cfg: dict[str, Any] = dict(
-        url="",
-        num_classes=10,
-        input_size=(1, 32, 32),
-        pool_size=(1, 1),
-        crop_pct=1.0,
-        interpolation="bilinear",
-        mean=(0.2860,),  # Fashion-MNIST pixel statistics, the zoo's default source task
-        std=(0.3530,),
-        first_conv=first_conv,
-        classifier=classifier,
-        license="apache-2.0",
-    )
-    cfg.update(overrides)
-    return cfg
-
-
 default_cfgs = generate_default_cfgs(
     {
-        "resnet_cifar": _cfg("conv1", "fc"),
-        "vgg_cifar": _cfg("stem.0", "fc"),
-        "mobilenetv2_cifar": _cfg("conv_stem", "classifier"),
-        "vit_cifar": _cfg("patch_embed.proj", "head"),
-        "convnext_cifar": _cfg("stem.0", "head.fc"),
+        "resnet_cifar": zoo_cfg("conv1", "fc"),
+        "vgg_cifar": zoo_cfg("stem.0", "fc"),
+        "mobilenetv2_cifar": zoo_cfg("conv_stem", "classifier"),
+        "vit_cifar": zoo_cfg("patch_embed.proj", "head"),
+        "convnext_cifar": zoo_cfg("stem.0", "head.fc"),
     }
 )
 
