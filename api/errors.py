@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors as E
@@ -28,6 +29,19 @@ def status_for(exc: E.ReassemblyError) -> int:
         if isinstance(exc, cls):
             return status
     return 500
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """A connection failure, a dropped connection or an exhausted pool: the request may succeed later.
+    Integrity and data errors are not (they stay 500s, or are mapped where they are caught)."""
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError):  # pool timeout / disconnect
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -58,6 +72,25 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(_: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
+        if not database_unavailable(exc):
+            log.error("unhandled database error", exc_info=exc)
+            return JSONResponse(
+                error_body("internal_error", "an unexpected error occurred; the server log has the details"),
+                status_code=500,
+            )
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            error_body(
+                "database_unavailable",
+                "the database is unavailable right now (unreachable, or no free connection); "
+                f"retry in {DATABASE_RETRY_AFTER_SECONDS} s",
+            ),
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     @app.exception_handler(Exception)

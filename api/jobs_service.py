@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.broker import dispatch_and_mark, queue_for
 from core.errors import Conflict
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.store.jobs import create_job, get_job, request_hash
 from core.store.models import TERMINAL_STATUSES, Job
 
@@ -42,6 +46,7 @@ def start_job(
     if created:
         dispatch_and_mark(settings, sessions, job.id, job.queue)
         session.refresh(job)
+        session.commit()  # end the read: the caller may now wait on the job holding no connection
     return job, created
 
 
@@ -64,14 +69,73 @@ def replayed_job(session: Session, owner: str, key: str | None, kind: str, body:
     return job
 
 
-def wait_for_job(sessions: sessionmaker[Session], job_id: str, timeout_s: float) -> Job:
-    """Poll the job row until it is terminal or the timeout passes; returns the latest row."""
+class WaitSlots:
+    """How many requests of this process may wait on a job at once.
+
+    A sync endpoint waits on one of the threadpool's threads (anyio lends 40 per process, shared by
+    every sync endpoint and dependency). Unbounded waiters starve everyone else's requests, so beyond
+    ``limit`` a request does not wait: it gets the job as it is (the endpoint answers 202 with it).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self._sem: threading.BoundedSemaphore | None = None
+        self._lock = threading.Lock()
+
+    def _semaphore(self) -> threading.BoundedSemaphore:
+        with self._lock:
+            if self._sem is None:
+                limit = self.limit if self.limit is not None else get_settings().max_waiting_requests
+                self._sem = threading.BoundedSemaphore(max(0, limit))
+            return self._sem
+
+    @contextmanager
+    def take(self) -> Iterator[bool]:
+        sem = self._semaphore()
+        got = sem.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                sem.release()
+
+
+WAIT_SLOTS = WaitSlots()
+
+
+def _read_job(sessions: sessionmaker[Session], job_id: str) -> Job:
+    with sessions() as session:  # a short session per read: no connection is held between polls
+        return get_job(session, job_id)
+
+
+def wait_for_job(
+    sessions: sessionmaker[Session], job_id: str, timeout_s: float, *, slots: WaitSlots | None = None
+) -> Job:
+    """Poll the job row until it is terminal or the timeout passes; returns the latest row.
+
+    Each poll opens and closes its own session, so the wait holds no database connection; the caller
+    must not hold one either (``start_job`` leaves its session without a transaction). At most
+    ``max_waiting_requests`` requests wait at once (``WaitSlots``); others get the row at once.
+    """
+    with (slots or WAIT_SLOTS).take() as may_wait:
+        deadline = time.monotonic() + (timeout_s if may_wait else 0.0)
+        delay = 0.05
+        while True:
+            job = _read_job(sessions, job_id)
+            if job.status in TERMINAL_STATUSES or time.monotonic() >= deadline:
+                return job
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+
+async def wait_for_job_async(sessions: sessionmaker[Session], job_id: str, timeout_s: float) -> Job:
+    """``wait_for_job`` for an ``async def`` endpoint: each poll borrows a thread for one short read
+    and the waits between polls hold neither a thread nor a connection, so it needs no ``WaitSlots``."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
-        with sessions() as session:
-            job = get_job(session, job_id)
+        job = await anyio.to_thread.run_sync(_read_job, sessions, job_id)
         if job.status in TERMINAL_STATUSES or time.monotonic() >= deadline:
             return job
-        time.sleep(delay)
+        await anyio.sleep(delay)
         delay = min(delay * 1.5, 0.5)

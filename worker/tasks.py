@@ -10,7 +10,7 @@ from celery import signals
 from core.broker import RUN_JOB_TASK, dispatch
 from core.settings import get_settings
 from core.store.db import engine_for, session_factory
-from core.store.jobs import jobs_to_redispatch, mark_dispatched
+from core.store.jobs import jobs_to_redispatch, mark_dispatched, take_resend, undo_resend
 from worker.celery_app import worker_app
 from worker.handlers import HANDLERS
 from worker.runner import run_job
@@ -29,18 +29,34 @@ def run_job_task(self, job_id: str) -> str:
 
 
 def reap_once() -> int:
-    """Re-send jobs whose worker died (lapsed lease) or that never reached the broker."""
+    """Re-send jobs whose worker died (lapsed lease), that never reached the broker, or whose message
+    no worker took in time (``requeue_after_seconds``; it may have died with the broker). Returns how
+    many were sent. Stops at the first refusal: a broker that is down refuses them all."""
     settings = get_settings()
     factory = session_factory(settings.resolved_database_url)
     with factory() as session:
-        jobs = [(j.id, j.queue) for j in jobs_to_redispatch(session)]
-    for job_id, queue in jobs:
-        log.warning("re-dispatching job %s (its worker stopped or it was never delivered)", job_id)
-        if dispatch(settings, job_id, queue):
+        due = jobs_to_redispatch(
+            session,
+            requeue_after_seconds=settings.requeue_after_seconds,
+            requeue_max_seconds=settings.requeue_max_seconds,
+        )
+    sent = 0
+    for resend in due:
+        with factory() as session:
+            taken_at = take_resend(session, resend)
+        if taken_at is None:  # another worker's reaper re-sent it, or a worker claimed it
+            continue
+        log.warning("re-dispatching job %s (%s)", resend.job_id, resend.reason.replace("_", " "))
+        if not dispatch(settings, resend.job_id, resend.queue):
             with factory() as session:
-                mark_dispatched(session, job_id)
+                undo_resend(session, resend, taken_at)
+            break
+        if resend.reason == "lease_lapsed":
+            with factory() as session:
+                mark_dispatched(session, resend.job_id)
                 session.commit()
-    return len(jobs)
+        sent += 1
+    return sent
 
 
 def _reaper_loop(stop: threading.Event) -> None:

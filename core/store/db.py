@@ -11,8 +11,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import get_settings
+
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``. PostgreSQL: pre-ping (a connection the server dropped is replaced), the
+    pool bounded by ``db_pool_size`` + ``db_max_overflow`` (``REASSEMBLY_DB_*``, read from the process'
+    settings), ``db_pool_timeout_seconds`` to wait for a free connection and ``db_connect_timeout_seconds``
+    to open one, so that an exhausted pool or an unreachable server fails fast (the API answers 503)."""
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -20,7 +26,13 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
+        settings = get_settings()
         kwargs["pool_pre_ping"] = True
+        kwargs["pool_size"] = settings.db_pool_size
+        kwargs["max_overflow"] = settings.db_max_overflow
+        kwargs["pool_timeout"] = settings.db_pool_timeout_seconds
+        if url.startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": settings.db_connect_timeout_seconds}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -294,17 +294,96 @@ def request_cancel(session: Session, job_id: str) -> Job:
     return job
 
 
-def jobs_to_redispatch(session: Session, undelivered_after_seconds: float = 30.0) -> list[Job]:
-    """Running jobs whose lease lapsed (their worker died) and queued jobs never handed to the broker."""
+@dataclass(frozen=True)
+class Resend:
+    """A job the reaper should send to the broker again, and why.
+
+    ``reason`` is ``lease_lapsed`` (its worker died), ``undelivered`` (the broker never accepted its
+    message) or ``unconsumed`` (the broker accepted it, but no worker took it in time: the message
+    may have died with the broker). ``dispatched_at`` is the value the reaper saw, for ``take_resend``.
+    """
+
+    job_id: str
+    queue: str
+    reason: str
+    dispatched_at: datetime | None
+
+
+def requeue_interval(
+    created_at: datetime, dispatched_at: datetime, requeue_after_seconds: float, requeue_max_seconds: float
+) -> float:
+    """Seconds a queued job's last message may wait unconsumed before it is sent again.
+
+    The interval grows with the job's age (at least ``requeue_after_seconds``, at most
+    ``requeue_max_seconds``): a job re-sent at ``created + R`` is next due at ``created + 2R``, then
+    ``4R``, ``8R``... So a job that is merely waiting behind a long backlog gets a handful of duplicate
+    messages (each harmless: only one claim wins), never one per reaper pass.
+    """
+    age_when_sent = (dispatched_at - created_at).total_seconds()
+    return min(max(requeue_after_seconds, age_when_sent), max(requeue_after_seconds, requeue_max_seconds))
+
+
+def jobs_to_redispatch(
+    session: Session,
+    undelivered_after_seconds: float = 30.0,
+    requeue_after_seconds: float = 60.0,
+    requeue_max_seconds: float = 3600.0,
+    limit: int = 1000,
+) -> list[Resend]:
+    """Jobs to send again: running jobs whose lease lapsed (their worker died), queued jobs never
+    handed to the broker, and queued jobs whose message was not consumed in time (``requeue_interval``).
+    """
     t = now()
-    stmt = select(Job).where(
-        or_(
-            and_(Job.status == "running", Job.lease_expires_at < t),
-            and_(
-                Job.status == "queued",
-                Job.dispatched_at.is_(None),
-                Job.created_at < t - timedelta(seconds=undelivered_after_seconds),
-            ),
-        )
+    lapsed = select(Job.id, Job.queue).where(Job.status == "running", Job.lease_expires_at < t)
+    out = [Resend(job_id, queue, "lease_lapsed", None) for job_id, queue in session.execute(lapsed)]
+    undelivered = select(Job.id, Job.queue).where(
+        Job.status == "queued",
+        Job.dispatched_at.is_(None),
+        Job.created_at < t - timedelta(seconds=undelivered_after_seconds),
     )
-    return list(session.scalars(stmt))
+    out += [Resend(job_id, queue, "undelivered", None) for job_id, queue in session.execute(undelivered)]
+    unconsumed = (
+        select(Job.id, Job.queue, Job.created_at, Job.dispatched_at)
+        .where(Job.status == "queued", Job.dispatched_at < t - timedelta(seconds=requeue_after_seconds))
+        .order_by(Job.dispatched_at)
+        .limit(limit)
+    )
+    for job_id, queue, created_at, dispatched_at in session.execute(unconsumed):
+        assert dispatched_at is not None  # the query asked for a time before the cutoff
+        interval = requeue_interval(created_at, dispatched_at, requeue_after_seconds, requeue_max_seconds)
+        if dispatched_at <= t - timedelta(seconds=interval):
+            out.append(Resend(job_id, queue, "unconsumed", dispatched_at))
+    return out
+
+
+def take_resend(session: Session, resend: Resend) -> datetime | None:
+    """Claim the right to re-send a queued job: one conditional UPDATE moves ``dispatched_at`` to now,
+    so of several reapers that saw the job due only one sends it. Returns the new ``dispatched_at``, or
+    None if another reaper (or a worker's claim) got there first. Lapsed leases are not taken: a
+    claim's conditional UPDATE already makes their duplicates harmless, and they are few.
+    """
+    if resend.reason == "lease_lapsed":
+        return now()
+    t = now()
+    seen = (
+        Job.dispatched_at.is_(None)
+        if resend.dispatched_at is None
+        else Job.dispatched_at == resend.dispatched_at
+    )
+    res = session.execute(
+        update(Job).where(Job.id == resend.job_id, Job.status == "queued", seen).values(dispatched_at=t)
+    )
+    session.commit()
+    return t if res.rowcount else None  # type: ignore[attr-defined]
+
+
+def undo_resend(session: Session, resend: Resend, taken_at: datetime) -> None:
+    """The broker refused the re-send: put ``dispatched_at`` back so the job stays due."""
+    if resend.reason == "lease_lapsed":
+        return
+    session.execute(
+        update(Job)
+        .where(Job.id == resend.job_id, Job.dispatched_at == taken_at)
+        .values(dispatched_at=resend.dispatched_at)
+    )
+    session.commit()
