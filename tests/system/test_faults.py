@@ -225,3 +225,70 @@ def test_exhausted_pool_answers_503_not_500(pg_api: tuple[TestClient, str]) -> N
             conn.close()
     assert client.get("/v1/models").status_code == 200
     print(f"\nexhausted-pool test: 503 with Retry-After after {waited:.2f} s (pool timeout 1 s); then 200")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Registration waits without a database connection, and only a bounded number of requests wait.
+
+
+def test_45_concurrent_registrations_leave_other_tenants_fast(tmp_path: Path) -> None:
+    """45 registrations while no worker is free (none runs): 0 x 5xx, each a 201 or 202, and another
+    tenant's reads stay fast meanwhile (the waits hold no connection and at most 8 threads)."""
+    import redis
+
+    from tests.conftest import redis_test_db
+
+    db_url = make_pg_database()
+    upgrade(db_url)
+    broker = redis_test_db(2)
+    redis.Redis.from_url(broker).flushdb()
+    env = service_env(
+        REASSEMBLY_DATABASE_URL=db_url,
+        REASSEMBLY_BROKER_URL=broker,
+        REASSEMBLY_DATA_DIR=str(tmp_path),
+        REASSEMBLY_API_TOKENS="alice-token:alice,bob-token:bob",
+        REASSEMBLY_REGISTER_WAIT_SECONDS="5",
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = start(reassembly("api", "--host", "127.0.0.1", "--port", str(port)), env, tmp_path / "api.log")
+    alice = {"Authorization": "Bearer alice-token"}
+    bob = {"Authorization": "Bearer bob-token"}
+    try:
+        wait_ready(base, api, tmp_path / "api.log")
+        assert httpx.get(f"{base}/v1/models", headers=bob).status_code == 200
+
+        def register(i: int) -> int:
+            body = {"name": f"load-{i}", "source": {"timm": "resnet18", "pretrained": False}}
+            return httpx.post(f"{base}/v1/models", json=body, headers=alice, timeout=60).status_code
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        latencies: list[float] = []
+        t = time.monotonic()
+        with ThreadPoolExecutor(45) as pool:
+            posts = [pool.submit(register, i) for i in range(45)]
+            while not all(f.done() for f in posts):
+                s = time.monotonic()
+                r = httpx.get(f"{base}/v1/models", headers=bob, timeout=60)
+                latencies.append(time.monotonic() - s)
+                assert r.status_code == 200, r.text
+                time.sleep(0.05)
+            codes = [f.result() for f in posts]
+        took = time.monotonic() - t
+        latencies.sort()
+        p95 = latencies[int(0.95 * (len(latencies) - 1))]
+        print(
+            f"\nregistration-load test: 45 concurrent POST /v1/models with no free worker in {took:.1f} s: "
+            f"{ {c: codes.count(c) for c in sorted(set(codes))} }; other tenant's GET /v1/models x "
+            f"{len(latencies)}: median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        )
+        assert all(c in (201, 202) for c in codes), codes
+        assert latencies[-1] < 2.0, latencies[-5:]
+        with session_factory(db_url)() as s:
+            assert s.scalar(select(func.count()).select_from(Job)) == 45
+    finally:
+        stop(api)
+        redis.Redis.from_url(broker).flushdb()
+        drop_pg_database(db_url)
