@@ -269,9 +269,9 @@ def test_45_concurrent_registrations_leave_other_tenants_fast(tmp_path: Path) ->
         with ThreadPoolExecutor(45) as pool:
             posts = [pool.submit(register, i) for i in range(45)]
             while not all(f.done() for f in posts):
-                s = time.monotonic()
+                sent = time.monotonic()
                 r = httpx.get(f"{base}/v1/models", headers=bob, timeout=60)
-                latencies.append(time.monotonic() - s)
+                latencies.append(time.monotonic() - sent)
                 assert r.status_code == 200, r.text
                 time.sleep(0.05)
             codes = [f.result() for f in posts]
