@@ -5,10 +5,11 @@ Another owner's id is answered exactly like an unknown one (404), so ids cannot 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,3 +122,44 @@ def scope(session: SessionDep, owner: OwnerDep, store: StoreDep, request: Reques
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
+
+
+def read_routes(
+    router: APIRouter,
+    collection: str,
+    row_type: type[Row],
+    schema: type[Out],
+    *,
+    out: Callable[[Row], Out] | None = None,
+    listed: bool = True,
+) -> None:
+    """``GET /v1/<collection>/{<noun>_id}`` (operation ``get_<noun>``) and, when ``listed``, the
+    caller's rows a page at a time at ``GET /v1/<collection>`` (``list_<collection>``)."""
+    noun = NOUNS[row_type]
+    convert: Callable[[Row], Out] = out or schema.model_validate
+
+    def read_one(row_id: str, scope: ScopeDep) -> Out:
+        return convert(scope.get(row_type, row_id))
+
+    # The path names the id after its resource (``model_id``…), as clients see it.
+    read_one.__annotations__["row_id"] = Annotated[str, Path(alias=f"{noun}_id", max_length=64)]
+
+    def list_page(session: SessionDep, owner: OwnerDep, page: PageDep) -> Page[Out]:
+        return owned_page(session, row_type, schema, owner, page)
+
+    path = f"/v1/{collection}"
+    if listed:
+        router.add_api_route(
+            path,
+            list_page,
+            operation_id=f"list_{collection}",
+            response_model=Page[schema],  # type: ignore[valid-type]
+            summary=f"List {collection}",
+        )
+    router.add_api_route(
+        f"{path}/{{{noun}_id}}",
+        read_one,
+        operation_id=f"get_{noun}",
+        response_model=schema,
+        summary=f"Get a {noun}",
+    )

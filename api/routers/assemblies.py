@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from api.owned import ScopeDep, binary, owned
+from api.owned import ScopeDep, binary, owned, read_routes
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
 from api.starting import StarterDep
@@ -98,9 +98,7 @@ def create_assembly(body: AssemblyCreate, jobs: StarterDep) -> AssemblyOut:
     return assembly_out(row, jobs.start_for(row, "assembly", body, {"assembly_id": row.id}))
 
 
-@router.get("/v1/assemblies/{assembly_id}", operation_id="get_assembly", response_model=AssemblyOut)
-def read_assembly(assembly_id: str, scope: ScopeDep) -> AssemblyOut:
-    return assembly_out(scope.get(AssemblyRow, assembly_id))
+read_routes(router, "assemblies", AssemblyRow, AssemblyOut, out=assembly_out, listed=False)
 
 
 @router.get(

@@ -8,8 +8,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from api.blobs import store_checked
 from api.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
-from api.owned import PageDep, ScopeDep, owned_page
-from api.schemas import Page
+from api.owned import read_routes
 from api.schemas_models import NAME_PATTERN, DatasetOut
 from api.uploads import read_npz_dataset
 from core.store.artifacts import record_artifact
@@ -40,11 +39,4 @@ def create_dataset(
     return DatasetOut.model_validate(ds)
 
 
-@router.get("/v1/datasets", operation_id="list_datasets", response_model=Page[DatasetOut])
-def list_datasets(session: SessionDep, owner: OwnerDep, page: PageDep) -> Page[DatasetOut]:
-    return owned_page(session, Dataset, DatasetOut, owner, page)
-
-
-@router.get("/v1/datasets/{dataset_id}", operation_id="get_dataset", response_model=DatasetOut)
-def read_dataset(dataset_id: str, scope: ScopeDep) -> DatasetOut:
-    return DatasetOut.model_validate(scope.get(Dataset, dataset_id))
+read_routes(router, "datasets", Dataset, DatasetOut)

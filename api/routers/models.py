@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from api.blobs import store_checked
 from api.deps import OwnerDep, SessionDep, StoreDep
 from api.jobs_service import wait_for_job
-from api.owned import BINARY, PageDep, ScopeDep, owned, owned_page
-from api.schemas import JobOut, Page
+from api.owned import BINARY, ScopeDep, owned, read_routes
+from api.schemas import JobOut
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.starting import JobStarter, StarterDep
 from api.uploads import read_safetensors_header
@@ -172,14 +172,7 @@ def _json_form(field: str, raw: str, kind: type) -> Any:
     return value
 
 
-@router.get("/v1/models", operation_id="list_models", response_model=Page[ModelOut])
-def list_models(session: SessionDep, owner: OwnerDep, page: PageDep) -> Page[ModelOut]:
-    return owned_page(session, Model, ModelOut, owner, page)
-
-
-@router.get("/v1/models/{model_id}", operation_id="get_model", response_model=ModelOut)
-def read_model(model_id: str, scope: ScopeDep) -> ModelOut:
-    return ModelOut.model_validate(scope.get(Model, model_id))
+read_routes(router, "models", Model, ModelOut)
 
 
 @router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)

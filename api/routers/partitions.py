@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
-from api.owned import ScopeDep, binary, owned
+from api.owned import binary, owned, read_routes
 from api.pictures import partition_png, similarity_png
 from api.schemas import JobOut
 from api.schemas_partitions import PartitionAddModel, PartitionCreate, PartitionOut, SetOut
@@ -65,9 +65,7 @@ def create_partition(body: PartitionCreate, jobs: StarterDep) -> PartitionOut:
     return partition_out(row, jobs.start_for(row, "partition", body, {"partition_id": row.id}))
 
 
-@router.get("/v1/partitions/{partition_id}", operation_id="get_partition", response_model=PartitionOut)
-def read_partition(partition_id: str, scope: ScopeDep) -> PartitionOut:
-    return partition_out(scope.get(PartitionRow, partition_id))
+read_routes(router, "partitions", PartitionRow, PartitionOut, out=partition_out, listed=False)
 
 
 @router.post(
