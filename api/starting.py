@@ -51,10 +51,11 @@ class JobStarter:
         self.response.status_code = 200
         return row, job
 
-    def start_for(self, row: Row, kind: str, body: Body, params: dict[str, Any]) -> Job:
-        """Add a new resource row and start the job that fills it, committed together."""
+    def start_for(self, row: Row, kind: str, body: Body) -> Job:
+        """Add a new resource row and start the job that fills it (its id as ``<noun>_id``), committed
+        together."""
         self.session.add(row)
-        job, _ = self._start(kind, params, row.id, _plain(body))
+        job, _ = self._start(kind, {f"{NOUNS[type(row)]}_id": row.id}, row.id, _plain(body))
         return job
 
     def start(self, kind: str, params: dict[str, Any], subject_id: str | None = None) -> Job:

@@ -30,6 +30,9 @@ def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
     return out
 
 
+read_routes(router, "assemblies", AssemblyRow, AssemblyOut, out=assembly_out, listed=False)
+
+
 def check_budget(session: Session, part: PartitionRow, num_classes: int, body: AssemblyCreate) -> None:
     """Answer an impossible budget now: 422 with the smallest feasible params and FLOPs, or with the
     most donors a candidate of this partition can have."""
@@ -95,10 +98,7 @@ def create_assembly(body: AssemblyCreate, jobs: StarterDep) -> AssemblyOut:
         target_dataset_id=dataset.id,
         config=body.model_dump(exclude={"partition_id", "target_dataset_id"}),
     )
-    return assembly_out(row, jobs.start_for(row, "assembly", body, {"assembly_id": row.id}))
-
-
-read_routes(router, "assemblies", AssemblyRow, AssemblyOut, out=assembly_out, listed=False)
+    return assembly_out(row, jobs.start_for(row, "assembly", body))
 
 
 @router.get(

@@ -16,6 +16,7 @@ from core.store.ids import new_id
 from core.store.models import Dataset
 
 router = APIRouter(tags=["datasets"])
+read_routes(router, "datasets", Dataset, DatasetOut)
 
 
 @router.post("/v1/datasets", operation_id="create_dataset", response_model=DatasetOut, status_code=201)
@@ -37,6 +38,3 @@ def create_dataset(
     session.add(ds)
     session.commit()
     return DatasetOut.model_validate(ds)
-
-
-read_routes(router, "datasets", Dataset, DatasetOut)

@@ -26,6 +26,7 @@ from core.store.ids import new_id
 from core.store.models import Job, Model
 
 router = APIRouter(tags=["models"])
+read_routes(router, "models", Model, ModelOut)
 
 
 def _new_model(session: Session, owner: str, **fields: Any) -> Model:
@@ -49,7 +50,7 @@ def _new_model(session: Session, owner: str, **fields: Any) -> Model:
 
 def _register(jobs: JobStarter, model: Model, body: Any) -> tuple[Model, Job]:
     """Start the registration job and wait for it, holding no database connection meanwhile."""
-    job = jobs.start_for(model, "register_model", body, {"model_id": model.id})
+    job = jobs.start_for(model, "register_model", body)
     model_id, session, sessions = model.id, jobs.session, jobs.sessions
     session.close()
     job = wait_for_job(sessions, job.id, jobs.settings.register_wait_seconds)
@@ -170,9 +171,6 @@ def _json_form(field: str, raw: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise InvalidInput(f"form field {field!r} must be a JSON {kind.__name__}")
     return value
-
-
-read_routes(router, "models", Model, ModelOut)
 
 
 @router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)

@@ -33,6 +33,9 @@ def partition_out(row: PartitionRow, job: Job | None = None) -> PartitionOut:
     return out
 
 
+read_routes(router, "partitions", PartitionRow, PartitionOut, out=partition_out, listed=False)
+
+
 def _check_models(session: Session, model_ids: list[str], owner: str) -> None:
     if len(set(model_ids)) != len(model_ids):
         raise Conflict("model_ids lists a model twice; a partition takes each model once")
@@ -62,10 +65,7 @@ def create_partition(body: PartitionCreate, jobs: StarterDep) -> PartitionOut:
     row = PartitionRow(
         id=new_id("par"), owner=owner, model_ids=body.model_ids, probe_dataset_id=dataset.id, config=config
     )
-    return partition_out(row, jobs.start_for(row, "partition", body, {"partition_id": row.id}))
-
-
-read_routes(router, "partitions", PartitionRow, PartitionOut, out=partition_out, listed=False)
+    return partition_out(row, jobs.start_for(row, "partition", body))
 
 
 @router.post(
