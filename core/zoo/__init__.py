@@ -3,5 +3,6 @@
 
 from __future__ import annotations
 
+import core.zoo.mda_nets
 import core.zoo.mobilenext
 import core.zoo.small  # noqa: F401
