@@ -67,7 +67,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[AssemblyOut | HTTPValidationError]:
-    """Read Assembly
+    """Get a assembly
 
     Args:
         assembly_id (str):
@@ -99,7 +99,7 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> AssemblyOut | HTTPValidationError | None:
-    """Read Assembly
+    """Get a assembly
 
     Args:
         assembly_id (str):
@@ -126,7 +126,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[AssemblyOut | HTTPValidationError]:
-    """Read Assembly
+    """Get a assembly
 
     Args:
         assembly_id (str):
@@ -156,7 +156,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> AssemblyOut | HTTPValidationError | None:
-    """Read Assembly
+    """Get a assembly
 
     Args:
         assembly_id (str):

@@ -67,7 +67,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[HTTPValidationError | ModelOut]:
-    """Read Model
+    """Get a model
 
     Args:
         model_id (str):
@@ -99,7 +99,7 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> HTTPValidationError | ModelOut | None:
-    """Read Model
+    """Get a model
 
     Args:
         model_id (str):
@@ -126,7 +126,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[HTTPValidationError | ModelOut]:
-    """Read Model
+    """Get a model
 
     Args:
         model_id (str):
@@ -156,7 +156,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> HTTPValidationError | ModelOut | None:
-    """Read Model
+    """Get a model
 
     Args:
         model_id (str):

@@ -80,7 +80,7 @@ def sync_detailed(
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
 ) -> Response[HTTPValidationError | PageModelOut]:
-    """List Models
+    """List models
 
     Args:
         limit (int | Unset):  Default: 50.
@@ -115,7 +115,7 @@ def sync(
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
 ) -> HTTPValidationError | PageModelOut | None:
-    """List Models
+    """List models
 
     Args:
         limit (int | Unset):  Default: 50.
@@ -145,7 +145,7 @@ async def asyncio_detailed(
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
 ) -> Response[HTTPValidationError | PageModelOut]:
-    """List Models
+    """List models
 
     Args:
         limit (int | Unset):  Default: 50.
@@ -178,7 +178,7 @@ async def asyncio(
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
 ) -> HTTPValidationError | PageModelOut | None:
-    """List Models
+    """List models
 
     Args:
         limit (int | Unset):  Default: 50.
