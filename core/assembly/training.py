@@ -213,7 +213,8 @@ def train_network(
     )
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    expect = {"mode": mode, "epochs": epochs, "images": len(images), "batch_size": batch_size, "seed": seed}
+    expect = {"mode": mode, "epochs": epochs, "images": len(images), "batch_size": batch_size,
+              "seed": seed, "lr": lr, "blocks": [b.to_dict() for b in net.spec.blocks]}  # fmt: skip
     saved = checkpoints.load(run) if checkpoints is not None else None
     first = 1
     if saved is not None:
