@@ -247,7 +247,7 @@ def test_45_concurrent_registrations_leave_other_tenants_fast(tmp_path: Path) ->
         REASSEMBLY_BROKER_URL=broker,
         REASSEMBLY_DATA_DIR=str(tmp_path),
         REASSEMBLY_API_TOKENS="alice-token:alice,bob-token:bob",
-        REASSEMBLY_REGISTER_WAIT_SECONDS="5",
+        REASSEMBLY_REGISTER_WAIT_SECONDS="12",
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -285,7 +285,9 @@ def test_45_concurrent_registrations_leave_other_tenants_fast(tmp_path: Path) ->
             f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
         )
         assert all(c in (201, 202) for c in codes), codes
-        assert latencies[-1] < 2.0, latencies[-5:]
+        # Unbounded waiters take every thread for the whole wait: reads then stall about 12 s. The
+        # burst of 45 requests on two shared cores may cost a read a second or two, never the wait.
+        assert latencies[-1] < 5.0 and p95 < 1.5, latencies[-5:]
         with session_factory(db_url)() as s:
             assert s.scalar(select(func.count()).select_from(Job)) == 45
     finally:
