@@ -211,6 +211,20 @@ def test_database_refusing_connections_answers_503_then_recovers(pg_api: tuple[T
     print(f"\ndatabase-refusing test: 3 x 503 with Retry-After in {refused_in:.2f} s each; next request 200")
 
 
+def test_database_server_down_answers_503(tmp_path: Path) -> None:
+    """No server listening at all (PostgreSQL stopped): connection refused is a 503 too."""
+    from api.main import create_app
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/reassembly"
+    settings = Settings(database_url=url, broker_url=REDIS_TEST_URL, data_dir=tmp_path)
+    try:
+        with TestClient(create_app(settings, migrate=False)) as client:
+            _assert_database_unavailable(client.get("/v1/models"))
+            _assert_database_unavailable(client.post("/v1/jobs:canary", json={"seconds": 0}))
+    finally:
+        engine_for.cache_clear()
+
+
 def test_exhausted_pool_answers_503_not_500(pg_api: tuple[TestClient, str]) -> None:
     client, url = pg_api
     engine = engine_for(url)  # the app's engine: pool_size 2, no overflow, 1 s pool timeout
