@@ -87,9 +87,26 @@ def _status_kib(key: str) -> int:
 
 def _peak_rss_growth(call: object) -> tuple[object, int]:
     """Run ``call()`` and return its result with the growth of this process' peak RSS in bytes. The
-    peak (VmHWM) is reset first through /proc/self/clear_refs, so it measures this call alone."""
-    Path("/proc/self/clear_refs").write_text("5")
+    peak (VmHWM) is reset first through /proc/self/clear_refs, so it measures this call alone; where
+    that file cannot be written, VmRSS is sampled every 2 ms during the call instead."""
     before = _status_kib("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        peak, done = [before], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.002):
+                peak[0] = max(peak[0], _status_kib("VmRSS"))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            result = call()  # type: ignore[operator]
+        finally:
+            done.set()
+            sampler.join()
+        return result, (max(peak[0], _status_kib("VmRSS")) - before) * 1024
     assert _status_kib("VmHWM") <= before + 1024, "the peak RSS was not reset"
     result = call()  # type: ignore[operator]
     return result, (_status_kib("VmHWM") - before) * 1024
