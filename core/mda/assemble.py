@@ -134,7 +134,7 @@ def align(
             per = s[2] * s[3]
             layouts[node] = [(m, c * per + p) for m, c in layouts[step.inputs[0]] for p in range(per)]
         elif kind == "cat":
-            layouts[node] = [x for a in step.inputs for x in layouts[a]]
+            layouts[node] = _cat_layout([layouts[a] for a in step.inputs])
         elif kind == "elementwise":
             same = [layouts[a] for a in step.inputs if a in layouts]
             if not same or any(lay != same[0] for lay in same):
@@ -149,6 +149,18 @@ def align(
         shapes[name] = describe(module)
     labels = [components[m].spec.class_labels[q] for m, q in order]
     return model.to(device).eval(), shapes, labels, str(head.node.target)
+
+
+def _cat_layout(parts: list[Layout]) -> Layout:
+    """Physical order = the inputs' channels one after the other; each component's own index of a
+    channel is its offset in *that component's* concatenation (branch widths differ per component)."""
+    offset: dict[int, int] = {}
+    out: Layout = []
+    for part in parts:
+        out += [(m, c + offset.get(m, 0)) for m, c in part]
+        for m, _ in part:
+            offset[m] = offset.get(m, 0) + 1
+    return out
 
 
 def _width(module: nn.Module) -> int:
