@@ -298,3 +298,22 @@ def test_dissection_follows_the_model_to_the_device(device: str) -> None:
     d = dissect(net, SIZE)
     assert d.nodes and d.max_abs_error < 1e-4
     assert_on(device, net, split(net, d))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_cancel_stops_training_between_steps(device: str, donors, monkeypatch) -> None:
+    """Progress is reported between steps (every STEP_REPORT_SECONDS; 0 here), so the worker's
+    progress callback, which raises JobCancelled after a cancel, stops an epoch part-way."""
+    import core.assembly.training as training
+
+    monkeypatch.setattr(training, "STEP_REPORT_SECONDS", 0.0)
+    seen: list[str] = []
+
+    def cancel_at_step_2(fraction: float, message: str = "") -> None:
+        seen.append(message)
+        if message == "epoch 1/2: step 2":
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        _trained(device, donors, 2, progress=cancel_at_step_2)
+    assert seen[-1] == "epoch 1/2: step 2" and not any("loss" in m for m in seen)
