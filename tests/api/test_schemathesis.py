@@ -1,6 +1,6 @@
-"""schemathesis over the whole OpenAPI document (issue 12): stateless, every operation, valid (positive)
-and invalid (negative) requests, with the auth header and a bounded number of examples per operation.
-Fails on any 5xx and on any response that breaks its documented schema.
+"""schemathesis over the whole OpenAPI document (issue 12): stateless (every operation, valid and invalid
+requests) and stateful (sequences along inferred links), with the auth header and a bounded number of
+examples. Fails on any 5xx and on any response that breaks its documented schema.
 
 The app is the real one in embedded mode (SQLite, the filesystem broker, no worker: jobs stay queued)
 under a temporary folder, with bearer tokens on. schemathesis' pytest plugin does not run under this
@@ -18,6 +18,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.generation import GenerationMode
 
@@ -78,3 +79,38 @@ def test_openapi_document(api_schema: schemathesis.BaseSchema) -> None:
     assert not failures, "\n\n".join(failures)
     assert total > 20 * len(operations)
     assert statuses.get(401, 0) < total / 10, "requests were refused: the auth header is not sent"
+
+
+def test_openapi_stateful(api_schema: schemathesis.BaseSchema) -> None:
+    """Sequences of calls along the links schemathesis infers (create a model, then read, dissect or delete
+    it; start a canary, then read or cancel it; ...), checked the same way. The event stream is left out:
+    with no worker a job stays queued and its stream never ends."""
+    calls: list[tuple[str, int]] = []
+    base = api_schema.exclude(operation_id="stream_job_events").as_state_machine()
+
+    class Machine(base):  # type: ignore[valid-type,misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": AUTH}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            calls.append((case.operation.label, response.status_code))
+            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+    started = time.monotonic()
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    created = sum(1 for label, status in calls if label.startswith("POST") and status in (201, 202))
+    print(
+        f"schemathesis stateful: {len(calls)} calls ({created} created something) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+    assert len(calls) > 50 and created > 0
+    assert sum(1 for _, status in calls if status == 401) < len(calls) / 10
