@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings, database sessions, the caller's identity, the artifact store."""
+"""FastAPI dependencies: settings, database sessions, the caller's identity, the artifact store.
+
+Dependencies that never block are ``async def``: FastAPI runs a sync dependency in its thread pool,
+and those hops were most of a GET's cost under load. Only the session is sync, because closing it
+returns a connection (and may roll back) over the network."""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ from core.settings import Settings
 from core.store.artifacts import LocalArtifactStore
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
+async def get_sessions(request: Request) -> sessionmaker[Session]:
     return request.app.state.sessions
 
 
@@ -25,7 +29,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_store(request: Request) -> LocalArtifactStore:
+async def get_store(request: Request) -> LocalArtifactStore:
     return request.app.state.artifacts
 
 
@@ -46,7 +50,7 @@ def owner_for_token(settings: Settings, authorization: str | None) -> str | None
     return tokens.get(token) if token else None
 
 
-def get_owner(
+async def get_owner(
     settings: Annotated[Settings, Depends(get_app_settings)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:

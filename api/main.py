@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from api.body_limits import BodyLimits
 from api.errors import install_error_handlers
-from api.routers import artifacts, assemblies, datasets, health, jobs, models, partitions
+from api.routers import artifacts, assemblies, datasets, health, jobs, mda, models, partitions
 from core.settings import Settings, get_settings
 from core.store.artifacts import LocalArtifactStore
 from core.store.db import session_factory
@@ -48,6 +48,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         return response
 
     install_error_handlers(app)
-    for module in (health, jobs, models, datasets, partitions, assemblies, artifacts):
+    for module in (health, jobs, models, datasets, partitions, assemblies, mda, artifacts):
         app.include_router(module.router)
     return app

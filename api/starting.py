@@ -81,7 +81,7 @@ class JobStarter:
         )
 
 
-def job_starter(
+async def job_starter(
     response: Response,
     session: SessionDep,
     sessions: SessionsDep,

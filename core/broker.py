@@ -34,6 +34,8 @@ QUEUE_BY_KIND: dict[str, str] = {
     "partition": "gpu",
     "partition_add_model": "gpu",
     "assembly": "gpu",
+    "component": "gpu",
+    "composition": "gpu",
 }
 
 RUN_JOB_TASK = "reassembly.run_job"

@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", operation_id="get_liveness", response_model=HealthOut)
-def healthz() -> HealthOut:
+async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 

@@ -7,12 +7,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import OwnerDep, SessionDep, SessionsDep
-from api.owned import PageDep, owned, owned_page
+from api.owned import PageDep, in_session, owned, owned_page
 from api.schemas import CanaryIn, JobOut, Page
 from api.starting import StarterDep
 from core.errors import InvalidInput
@@ -23,19 +23,21 @@ router = APIRouter(tags=["jobs"])
 
 
 @router.get("/v1/jobs", operation_id="list_jobs", response_model=Page[JobOut])
-def list_jobs(
-    session: SessionDep,
+async def list_jobs(
+    request: Request,
     owner: OwnerDep,
     page: PageDep,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
-) -> Page[JobOut]:
-    return owned_page(session, Job, JobOut, owner, page, status=status, kind=kind)
+) -> Response:
+    return await in_session(
+        request, lambda s: owned_page(s, Job, JobOut, owner, page, status=status, kind=kind)
+    )
 
 
 @router.get("/v1/jobs/{job_id}", operation_id="get_job", response_model=JobOut)
-def read_job(job_id: str, session: SessionDep, owner: OwnerDep) -> JobOut:
-    return JobOut.model_validate(owned(session, Job, job_id, owner))
+async def read_job(job_id: str, request: Request, owner: OwnerDep) -> Response:
+    return await in_session(request, lambda s: JobOut.model_validate(owned(s, Job, job_id, owner)))
 
 
 @router.post("/v1/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut)

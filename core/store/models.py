@@ -235,3 +235,24 @@ class AssemblyRow(JobResult, Base):
     partition_id: Mapped[str] = mapped_column(ForeignKey("partitions.id"))
     target_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
     checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
+
+
+class ComponentRow(JobResult, Base):
+    """A Model LEGO component: one registered model's channels and logits for a class subset. It
+    outlives its source model (its archive is standalone): deleting the model clears ``model_id``."""
+
+    __tablename__ = "components"
+
+    model_id: Mapped[str | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
+
+
+class CompositionRow(JobResult, Base):
+    """Model LEGO components of one architecture assembled into one classifier."""
+
+    __tablename__ = "compositions"
+
+    component_ids: Mapped[list[Any]] = mapped_column()
+    scaling_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))

@@ -15,7 +15,17 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.store.models import AssemblyRow, Model, PartitionRow
+from core.store.models import AssemblyRow, ComponentRow, CompositionRow, Model, PartitionRow
+
+ResultRow = PartitionRow | AssemblyRow | ComponentRow | CompositionRow
+
+# Job kind → the JobResult resource it fills (status pending → done | failed, reason in ``result``).
+RESULT_ROWS: dict[str, type[ResultRow]] = {
+    "partition": PartitionRow,
+    "assembly": AssemblyRow,
+    "component": ComponentRow,
+    "composition": CompositionRow,
+}
 
 
 def fail_subject(session: Session, kind: str, subject_id: str | None, code: str, message: str) -> None:
@@ -33,15 +43,10 @@ def fail_subject(session: Session, kind: str, subject_id: str | None, code: str,
             .where(Model.id == subject_id, Model.dissection_status == "running")
             .values(dissection_status="failed", dissection={"error": error})
         )
-    elif kind == "partition":
+    elif kind in RESULT_ROWS:
+        row = RESULT_ROWS[kind]
         session.execute(
-            update(PartitionRow)
-            .where(PartitionRow.id == subject_id, PartitionRow.status == "pending")
-            .values(status="failed", result={"error": error})
-        )
-    elif kind == "assembly":
-        session.execute(
-            update(AssemblyRow)
-            .where(AssemblyRow.id == subject_id, AssemblyRow.status == "pending")
+            update(row)
+            .where(row.id == subject_id, row.status == "pending")
             .values(status="failed", result={"error": error})
         )

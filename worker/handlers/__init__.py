@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from worker.handlers.assemblies import run_assembly
 from worker.handlers.canary import run_canary
+from worker.handlers.mda import run_component, run_composition
 from worker.handlers.models import run_dissect, run_register_model
 from worker.handlers.partitions import run_partition, run_partition_add_model
 from worker.runner import Handler
@@ -19,4 +20,6 @@ HANDLERS: dict[str, Handler] = {
     "partition": run_partition,
     "partition_add_model": run_partition_add_model,
     "assembly": run_assembly,
+    "component": run_component,
+    "composition": run_composition,
 }

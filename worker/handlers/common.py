@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from sqlalchemy import select
@@ -13,8 +13,10 @@ from core.errors import Conflict, NotFound
 from core.store.artifacts import record_artifact
 from core.store.dissections import dissection_of
 from core.store.ids import new_id
-from core.store.models import Artifact, Dataset, Model, Sketch
+from core.store.models import Artifact, Base, Dataset, Model, Sketch
 from worker.runner import JobContext
+
+Row = TypeVar("Row", bound=Base)
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +34,16 @@ def model_row(ctx: JobContext, model_id: str) -> Model:
         if row is None:
             raise NotFound(f"model {model_id} was deleted before its job ran")
         _ = row.nodes  # load before detaching
+        s.expunge(row)
+        return row
+
+
+def detached(ctx: JobContext, cls: type[Row], row_id: str) -> Row:
+    """One row by id, detached from its session (NotFound if it was deleted before or while the job ran)."""
+    with ctx.sessions() as s:
+        row = s.get(cls, row_id)
+        if row is None:
+            raise NotFound(f"{cls.__tablename__[:-1]} {row_id} was deleted before its job ran")
         s.expunge(row)
         return row
 

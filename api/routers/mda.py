@@ -1,0 +1,167 @@
+"""Model LEGO: task-aware components of a trained classifier, and compositions of components."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from sqlalchemy.orm import Session
+
+from api.owned import ScopeDep, binary, owned, read_routes
+from api.schemas import JobOut
+from api.schemas_mda import ComponentCreate, ComponentOut, CompositionCreate, CompositionOut
+from api.starting import StarterDep
+from core.errors import Conflict, InvalidInput
+from core.store.ids import new_id
+from core.store.models import ComponentRow, CompositionRow, Dataset, Job, Model
+
+router = APIRouter(tags=["model-lego"])
+ZIP = binary("application/zip")
+ComponentId = Annotated[str, Path(max_length=64)]
+CompositionId = Annotated[str, Path(max_length=64)]
+
+
+def _done_result(row: ComponentRow | CompositionRow) -> dict | None:
+    return row.result if row.status == "done" else None
+
+
+def component_out(row: ComponentRow, job: Job | None = None) -> ComponentOut:
+    out = ComponentOut.model_validate(row)
+    out.result = _done_result(row)
+    out.error = (row.result or {}).get("error")
+    out.checkpoint_available = row.checkpoint_artifact_id is not None
+    out.job = JobOut.model_validate(job) if job is not None else None
+    return out
+
+
+def composition_out(row: CompositionRow, job: Job | None = None) -> CompositionOut:
+    out = CompositionOut.model_validate(row)
+    out.result = _done_result(row)
+    out.error = (row.result or {}).get("error")
+    out.checkpoint_available = row.checkpoint_artifact_id is not None
+    out.job = JobOut.model_validate(job) if job is not None else None
+    return out
+
+
+read_routes(router, "components", ComponentRow, ComponentOut, out=component_out, listed=False)
+read_routes(router, "compositions", CompositionRow, CompositionOut, out=composition_out, listed=False)
+
+
+@router.post("/v1/components", operation_id="create_component", response_model=ComponentOut, status_code=202)
+def create_component(body: ComponentCreate, jobs: StarterDep) -> ComponentOut:
+    """Disassemble a trained classifier into the component of a class subset (a job): the channels
+    and kernels that carry those classes, physically pruned with no training, and only their logits.
+    Base vs Disa. accuracy is measured on a held-out split of the dataset."""
+    replay = jobs.replayed("component", body, ComponentRow)
+    if replay is not None:
+        return component_out(*replay)
+    session, owner = jobs.session, jobs.owner
+    model = owned(session, Model, body.model_id, owner)
+    dataset = owned(session, Dataset, body.dataset_id, owner)
+    if model.status != "ready":
+        raise Conflict(f"model {model.id} is {model.status}, not ready; wait for its registration job")
+    problem = body.class_problem(model.num_classes, dataset.num_classes)
+    if problem:
+        raise InvalidInput(
+            problem,
+            details={"classes": body.classes, "num_classes": model.num_classes, "model_id": model.id},
+        )
+    row = ComponentRow(
+        id=new_id("cmp"),
+        owner=owner,
+        model_id=model.id,
+        dataset_id=dataset.id,
+        config=body.model_dump(exclude={"model_id", "dataset_id"}),
+    )
+    return component_out(row, jobs.start_for(row, "component", body))
+
+
+def _architecture(session: Session, row: ComponentRow) -> str:
+    """What a component was cut from: its source model's architecture (or, once that model was
+    deleted, the architecture its finished job recorded)."""
+    model = session.get(Model, row.model_id) if row.model_id else None
+    if model is not None:
+        return model.architecture
+    return str((row.result or {}).get("architecture", "unknown"))
+
+
+def check_components(session: Session, rows: list[ComponentRow]) -> None:
+    """422 for components alignment padding cannot pair, 409 for one that is not done."""
+    archs = {row.id: _architecture(session, row) for row in rows}
+    first = rows[0]
+    for row in rows[1:]:
+        if archs[row.id] != archs[first.id]:
+            raise InvalidInput(
+                f"component {row.id} comes from a {archs[row.id]!r} model but component {first.id} from a "
+                f"{archs[first.id]!r} model; alignment padding pairs layers one to one, so every component "
+                "must come from the same architecture",
+                details={"architectures": archs},
+            )
+    for row in rows:
+        if row.status != "done":
+            raise Conflict(
+                f"component {row.id} is {row.status}; compose components once they are done",
+                details={"component_id": row.id, "status": row.status},
+            )
+    owner: dict[int, str] = {}
+    for row in rows:
+        for label in (row.result or {}).get("class_labels", []):
+            if label in owner:
+                raise InvalidInput(
+                    f"class {label} is served by component {owner[label]} and component {row.id}; each "
+                    "class must come from exactly one component (give class_labels to tell them apart)",
+                    details={"class": label, "components": [owner[label], row.id]},
+                )
+            owner[label] = row.id
+
+
+@router.post(
+    "/v1/compositions", operation_id="create_composition", response_model=CompositionOut, status_code=202
+)
+def create_composition(body: CompositionCreate, jobs: StarterDep) -> CompositionOut:
+    """Assemble components of one architecture into one classifier (a job): alignment padding, then
+    parameter scaling on a validation split of the scaling dataset; Score1 (and Score2 after
+    fine-tuning) on its eval split."""
+    replay = jobs.replayed("composition", body, CompositionRow)
+    if replay is not None:
+        return composition_out(*replay)
+    session, owner = jobs.session, jobs.owner
+    if len(set(body.component_ids)) != len(body.component_ids):
+        raise InvalidInput("component_ids lists a component twice; a composition takes each component once")
+    rows = [owned(session, ComponentRow, cid, owner) for cid in body.component_ids]
+    dataset = owned(session, Dataset, body.scaling_dataset_id, owner)
+    check_components(session, rows)
+    row = CompositionRow(
+        id=new_id("cps"),
+        owner=owner,
+        component_ids=list(body.component_ids),
+        scaling_dataset_id=dataset.id,
+        config=body.model_dump(exclude={"component_ids", "scaling_dataset_id"}),
+    )
+    return composition_out(row, jobs.start_for(row, "composition", body))
+
+
+@router.get(
+    "/v1/components/{component_id}/checkpoint",
+    operation_id="download_component_checkpoint",
+    response_class=Response,
+    responses=ZIP,
+)
+def download_component(component_id: ComponentId, scope: ScopeDep) -> Response:
+    """The archive: model.safetensors + spec.json + manifest.json + README.md model card."""
+    row = scope.get(ComponentRow, component_id)
+    missing = f"component {component_id} is {row.status}; its checkpoint exists once it is done"
+    return scope.download(row.checkpoint_artifact_id, f"{component_id}.zip", missing)
+
+
+@router.get(
+    "/v1/compositions/{composition_id}/checkpoint",
+    operation_id="download_composition_checkpoint",
+    response_class=Response,
+    responses=ZIP,
+)
+def download_composition(composition_id: CompositionId, scope: ScopeDep) -> Response:
+    """The archive: model.safetensors + spec.json + manifest.json + README.md model card."""
+    row = scope.get(CompositionRow, composition_id)
+    missing = f"composition {composition_id} is {row.status}; its checkpoint exists once it is done"
+    return scope.download(row.checkpoint_artifact_id, f"{composition_id}.zip", missing)
