@@ -124,3 +124,57 @@ def test_another_owners_model_dataset_and_job_are_404_everywhere(two_owners: Tes
     assert dataset not in {d["id"] for d in two_owners.get("/v1/datasets", headers=BOB).json()["items"]}
     assert two_owners.get(f"/v1/models/{model}", headers=ALICE).status_code == 200
     assert two_owners.get(f"/v1/jobs/{job}", headers=ALICE).json()["status"] != "cancelled"
+
+
+def test_another_owners_components_and_compositions_are_404_and_cannot_be_composed(
+    two_owners: TestClient, pg_url: str
+) -> None:
+    from core.store.db import session_factory
+    from core.store.ids import new_id
+    from core.store.models import ComponentRow, CompositionRow
+
+    dataset = _upload(two_owners, ALICE, "alice-lego-data", _npz())["id"]
+    created = two_owners.post(
+        "/v1/models", json={"name": "alice-lego-model", "source": {"timm": "test_resnet"}}, headers=ALICE
+    )
+    model = created.json()["id"]
+    # No worker here: Alice's rows are written as her finished jobs would have left them.
+    parts = [new_id("cmp"), new_id("cmp")]
+    composition = new_id("cps")
+    with session_factory(pg_url)() as s:
+        for label, cid in enumerate(parts):
+            s.add(
+                ComponentRow(
+                    id=cid, owner="alice", status="done", model_id=model, dataset_id=dataset,
+                    config={"classes": [label]},
+                    result={"class_labels": [label], "architecture": "test_resnet"},
+                )
+            )  # fmt: skip
+        s.flush()
+        s.add(
+            CompositionRow(
+                id=composition, owner="alice", status="done", component_ids=parts, scaling_dataset_id=dataset,
+                config={}, result={"class_labels": [0, 1]},
+            )
+        )  # fmt: skip
+        s.commit()
+    requests = [
+        ("GET", f"/v1/components/{parts[0]}", None),
+        ("GET", f"/v1/components/{parts[0]}/checkpoint", None),
+        ("GET", f"/v1/compositions/{composition}", None),
+        ("GET", f"/v1/compositions/{composition}/checkpoint", None),
+        ("POST", "/v1/compositions", {"component_ids": parts, "scaling_dataset_id": dataset}),
+        ("POST", "/v1/components", {"model_id": model, "dataset_id": dataset, "classes": [0]}),
+    ]
+    for method, url, body in requests:
+        r = two_owners.request(method, url, json=body, headers=BOB)
+        assert r.status_code == 404, (method, url, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "not_found"
+    mine = two_owners.get(f"/v1/components/{parts[0]}", headers=ALICE)
+    assert mine.status_code == 200 and mine.json()["result"]["class_labels"] == [0]
+    assert two_owners.get(f"/v1/compositions/{composition}", headers=ALICE).json()["component_ids"] == parts
+    # Alice may compose her own components (queued: no worker), with the same body Bob was refused.
+    ok = two_owners.post(
+        "/v1/compositions", json={"component_ids": parts, "scaling_dataset_id": dataset}, headers=ALICE
+    )
+    assert ok.status_code == 202 and ok.json()["job"]["kind"] == "composition", ok.text
