@@ -21,9 +21,18 @@ from api.pagination import paginate
 from api.schemas import Page
 from core.errors import Conflict, NotFound
 from core.store.artifacts import LocalArtifactStore
-from core.store.models import Artifact, AssemblyRow, Dataset, Job, Model, PartitionRow
+from core.store.models import (
+    Artifact,
+    AssemblyRow,
+    ComponentRow,
+    CompositionRow,
+    Dataset,
+    Job,
+    Model,
+    PartitionRow,
+)
 
-Row = TypeVar("Row", Model, Dataset, PartitionRow, AssemblyRow, Artifact, Job)
+Row = TypeVar("Row", Model, Dataset, PartitionRow, AssemblyRow, ComponentRow, CompositionRow, Artifact, Job)
 Out = TypeVar("Out", bound=BaseModel)
 
 NOUNS: dict[type, str] = {
@@ -31,6 +40,8 @@ NOUNS: dict[type, str] = {
     Dataset: "dataset",
     PartitionRow: "partition",
     AssemblyRow: "assembly",
+    ComponentRow: "component",
+    CompositionRow: "composition",
     Artifact: "artifact",
     Job: "job",
 }
