@@ -17,6 +17,18 @@ from .block_out import BlockOut
 from .body_create_dataset import BodyCreateDataset
 from .body_upload_model import BodyUploadModel
 from .canary_in import CanaryIn
+from .component_create import ComponentCreate
+from .component_out import ComponentOut
+from .component_out_config import ComponentOutConfig
+from .component_out_error_type_0 import ComponentOutErrorType0
+from .component_out_result_type_0 import ComponentOutResultType0
+from .component_out_status import ComponentOutStatus
+from .composition_create import CompositionCreate
+from .composition_out import CompositionOut
+from .composition_out_config import CompositionOutConfig
+from .composition_out_error_type_0 import CompositionOutErrorType0
+from .composition_out_result_type_0 import CompositionOutResultType0
+from .composition_out_status import CompositionOutStatus
 from .constraints import Constraints
 from .dataset_out import DatasetOut
 from .health_out import HealthOut
@@ -53,6 +65,7 @@ from .partition_out_config import PartitionOutConfig
 from .partition_out_error_type_0 import PartitionOutErrorType0
 from .partition_out_status import PartitionOutStatus
 from .set_out import SetOut
+from .thresholds_in import ThresholdsIn
 from .timm_source import TimmSource
 from .training import Training
 from .training_mode import TrainingMode
@@ -77,6 +90,18 @@ __all__ = (
     "BodyCreateDataset",
     "BodyUploadModel",
     "CanaryIn",
+    "ComponentCreate",
+    "ComponentOut",
+    "ComponentOutConfig",
+    "ComponentOutErrorType0",
+    "ComponentOutResultType0",
+    "ComponentOutStatus",
+    "CompositionCreate",
+    "CompositionOut",
+    "CompositionOutConfig",
+    "CompositionOutErrorType0",
+    "CompositionOutResultType0",
+    "CompositionOutStatus",
     "Constraints",
     "DatasetOut",
     "HealthOut",
@@ -113,6 +138,7 @@ __all__ = (
     "PartitionOutErrorType0",
     "PartitionOutStatus",
     "SetOut",
+    "ThresholdsIn",
     "TimmSource",
     "Training",
     "TrainingMode",
