@@ -17,7 +17,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.generation import GenerationMode
@@ -84,8 +84,13 @@ def test_openapi_document(api_schema: schemathesis.BaseSchema) -> None:
 def test_openapi_stateful(api_schema: schemathesis.BaseSchema) -> None:
     """Sequences of calls along the links schemathesis infers (create a model, then read, dissect or delete
     it; start a canary, then read or cancel it; ...), checked the same way. The event stream is left out:
-    with no worker a job stays queued and its stream never ends."""
+    with no worker a job stays queued and its stream never ends.
+
+    The server keeps its state between sequences, so hypothesis' replays of a sequence may find other
+    links enabled and stop with FlakyStrategyDefinition; failures are therefore collected here (never
+    raised into hypothesis), and a round that stops that way is followed by another, up to three."""
     calls: list[tuple[str, int]] = []
+    failures: list[str] = []
     base = api_schema.exclude(operation_id="stream_job_events").as_state_machine()
 
     class Machine(base):  # type: ignore[valid-type,misc]
@@ -94,23 +99,32 @@ def test_openapi_stateful(api_schema: schemathesis.BaseSchema) -> None:
 
         def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
             calls.append((case.operation.label, response.status_code))
-            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+            try:
+                case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+            except Exception as exc:
+                failures.append(f"{case.operation.label}: {type(exc).__name__}: {str(exc)[:1500]}")
 
     started = time.monotonic()
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=60,
-            stateful_step_count=8,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    for _ in range(3):
+        try:
+            run_state_machine_as_test(
+                Machine,
+                settings=settings(
+                    max_examples=40,
+                    stateful_step_count=8,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(HealthCheck),
+                ),
+            )
+        except FlakyStrategyDefinition:
+            continue
+        break
     created = sum(1 for label, status in calls if label.startswith("POST") and status in (201, 202))
     print(
-        f"schemathesis stateful: {len(calls)} calls ({created} created something) "
+        f"schemathesis stateful: {len(calls)} calls ({created} created something), {len(failures)} failing, "
         f"in {time.monotonic() - started:.0f} s"
     )
+    assert not failures, "\n\n".join(failures[:10])
     assert len(calls) > 50 and created > 0
     assert sum(1 for _, status in calls if status == 401) < len(calls) / 10
