@@ -26,7 +26,7 @@ from core.settings import Settings
 
 TOKEN = "tok-schemathesis"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-EXAMPLES = 25  # per operation and mode: the whole document in under a minute on one core
+EXAMPLES = 20  # per operation and mode: the whole document in well under a minute on one core
 
 
 @pytest.fixture(scope="module")
