@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,7 +55,7 @@ class CompositionCreate(CompositionJob):
         },
     )  # fmt: skip
 
-    component_ids: list[str] = Field(
+    component_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         ...,
         min_length=2,
         max_length=MAX_COMPONENTS,

@@ -4,7 +4,8 @@ Everything the demo needs ships with the project: the 3,000-image Fashion-MNIST 
 trains a small heterogeneous zoo (cached under var/demo-zoo), which is then registered, dissected
 and partitioned through the REST API of a real embedded service with its own worker, and
 reassembled for a task none of the zoo models was trained on (the images rotated and inverted),
-beside the best zoo model that fits the same budget.
+beside the best zoo model that fits the same budget. A last section cuts two class subsets out of
+one zoo model (Model LEGO components, no training) and assembles them into one classifier.
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ def run_demo(data_dir: Path) -> None:
                 f"  downloaded the chosen network to {archive} "
                 "(model.safetensors + manifest.json + model card)"
             )
+
+            console.rule("[bold]6. Model LEGO: a component of two classes, a composition of two components")
+            _model_lego(client, models, dataset, data_dir)
             console.rule("[bold green]demo finished")
     finally:
         server.terminate()
@@ -189,6 +193,46 @@ def run_demo(data_dir: Path) -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _model_lego(
+    client: httpx.Client, models: list[dict[str, Any]], dataset: dict[str, Any], out: Path
+) -> None:
+    """Cut two class subsets out of one zoo model (no training) and assemble them into one classifier."""
+    from core.zoo.data import FASHION_CLASSES
+
+    model = next(m for m in models if m["architecture"] == "vgg_cifar")
+    names = dataset.get("class_names") or FASHION_CLASSES
+    parts = []
+    for classes in ([0, 1], [7, 9]):
+        body = {"model_id": model["id"], "dataset_id": dataset["id"], "classes": classes}
+        created = client.post("/v1/components", json=body).json()
+        _wait_job(client, created["job"]["id"], f"component {classes}")
+        parts.append(client.get(f"/v1/components/{created['id']}").json())
+    table = Table("component of " + model["name"], "params", "MFLOPs", "base acc", "component acc")
+    for part in parts:
+        r = part["result"]
+        table.add_row(
+            ", ".join(names[c] for c in r["class_labels"]),
+            f"{r['params_before']:,} → {r['params_after']:,}",
+            f"{r['flops_before'] / 1e6:.1f} → {r['flops_after'] / 1e6:.1f}",
+            f"{r['accuracy_base']:.1%}",
+            f"{r['accuracy_component']:.1%}",
+        )
+    console.print(table)
+    body = {"component_ids": [p["id"] for p in parts], "scaling_dataset_id": dataset["id"]}
+    created = client.post("/v1/compositions", json=body).json()
+    _wait_job(client, created["job"]["id"], "composition")
+    comp = client.get(f"/v1/compositions/{created['id']}").json()
+    r = comp["result"]
+    console.print(
+        f"  composition of {len(parts)} components → {len(r['class_labels'])} classes: params "
+        f"{r['params_before']:,} (side by side) → {r['params_after']:,}; Score1 {r['score1']:.1%} with "
+        f"parameter scaling, {r['score1_unscaled']:.1%} without ({r['eval_images']} held-out images)"
+    )
+    archive = out / "composition.zip"
+    archive.write_bytes(client.get(f"/v1/compositions/{comp['id']}/checkpoint").content)
+    console.print(f"  downloaded the composition to {archive} (model.safetensors + spec.json + manifest)")
 
 
 def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], log: Path) -> None:
