@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api.body_limits import BodyLimits
 from api.errors import install_error_handlers
+from api.metrics import Metrics, RequestMetrics
 from api.routers import artifacts, assemblies, datasets, health, jobs, mda, models, partitions
 from core.settings import Settings, get_settings
 from core.store.artifacts import LocalArtifactStore
@@ -35,17 +35,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.sessions = session_factory(settings.resolved_database_url)
     app.state.artifacts = LocalArtifactStore(settings.resolved_artifact_root)
-    app.state.request_counts = Counter()
+    app.state.metrics = Metrics()
     # Auth and body size before any body is read (api/body_limits.py).
     app.add_middleware(BodyLimits, settings=settings)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        app.state.request_counts[(request.method, response.status_code)] += 1
-        return response
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
 
     install_error_handlers(app)
     for module in (health, jobs, models, datasets, partitions, assemblies, mda, artifacts):

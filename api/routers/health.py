@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import func, select, text
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas import HealthOut
 from core.broker import celery_for
 from core.settings import Settings
-from core.store.models import JOB_STATUSES, Job
 
 router = APIRouter(tags=["health"])
 
@@ -43,18 +43,13 @@ def _broker_check(settings: Settings) -> str:
         return f"unreachable: {type(exc).__name__}"
 
 
-@router.get("/metrics", operation_id="get_metrics", response_class=PlainTextResponse)
-def metrics(request: Request, session: SessionDep) -> str:
-    counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-    lines = [
-        "# HELP reassembly_jobs Jobs by status.",
-        "# TYPE reassembly_jobs gauge",
-        *(f'reassembly_jobs{{status="{s}"}} {int(counts.get(s, 0))}' for s in JOB_STATUSES),
-        "# HELP reassembly_http_requests_total HTTP requests served by this process.",
-        "# TYPE reassembly_http_requests_total counter",
-        *(
-            f'reassembly_http_requests_total{{method="{m}",status="{c}"}} {n}'
-            for (m, c), n in sorted(request.app.state.request_counts.items())
-        ),
-    ]
-    return "\n".join(lines) + "\n"
+@router.get(
+    "/metrics",
+    operation_id="get_metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
+def metrics(request: Request, session: SessionDep) -> Response:
+    """Prometheus text format: requests by method, route template and status; latency by route;
+    jobs by status."""
+    return Response(request.app.state.metrics.render(session), media_type=CONTENT_TYPE_LATEST)

@@ -124,9 +124,17 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    text = client.get("/metrics").text
+    assert client.get("/v1/jobs/job_secret_looking_id").status_code == 404
+    assert client.get("/no/such/path/x9z").status_code == 404
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
     assert 'reassembly_jobs{status="succeeded"}' in text
-    assert "reassembly_http_requests_total" in text
+    assert 'reassembly_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    # Labels are bounded: ids and unknown paths never become label values.
+    assert 'route="/v1/jobs/{job_id}",status="404"' in text and 'route="unmatched",status="404"' in text
+    assert "job_secret_looking_id" not in text and "x9z" not in text
+    assert "reassembly_http_request_seconds_bucket" in text
 
 
 def test_readiness_fails_when_the_broker_is_down(service_settings: Settings) -> None:
