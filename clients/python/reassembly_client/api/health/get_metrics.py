@@ -44,6 +44,9 @@ def sync_detailed(
 ) -> Response[str]:
     """Metrics
 
+     Prometheus text format: requests by method, route template and status; latency by route;
+    jobs by status.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -67,6 +70,9 @@ def sync(
 ) -> str | None:
     """Metrics
 
+     Prometheus text format: requests by method, route template and status; latency by route;
+    jobs by status.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -85,6 +91,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[str]:
     """Metrics
+
+     Prometheus text format: requests by method, route template and status; latency by route;
+    jobs by status.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -106,6 +115,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 ) -> str | None:
     """Metrics
+
+     Prometheus text format: requests by method, route template and status; latency by route;
+    jobs by status.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
