@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
+from api.deps import OwnerDep, SessionDep
 from api.owned import ScopeDep, binary, owned, read_routes
 from api.schemas import JobOut
 from api.schemas_mda import ComponentCreate, ComponentOut, CompositionCreate, CompositionOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
+from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import ComponentRow, CompositionRow, Dataset, Job, Model
 
@@ -115,6 +117,26 @@ def check_components(session: Session, rows: list[ComponentRow]) -> None:
             owner[label] = row.id
 
 
+def check_classes(served: list[int], classes: list[int] | None, dataset: Dataset) -> None:
+    """422 for a class order that is not the components' labels, each once, or a scaling dataset
+    whose labels cannot include them all."""
+    if classes is not None and sorted(classes) != sorted(served):
+        missing, unknown = sorted(set(served) - set(classes)), sorted(set(classes) - set(served))
+        repeated = sorted({c for c in classes if classes.count(c) > 1})
+        raise InvalidInput(
+            f"classes must name every label of the components exactly once (they serve {sorted(served)}; "
+            f"missing {missing}, unknown {unknown}, repeated {repeated})",
+            details={"served": sorted(served), "missing": missing, "unknown": unknown, "repeated": repeated},
+        )
+    absent = sorted(label for label in served if label >= dataset.num_classes)
+    if absent:
+        raise InvalidInput(
+            f"the scaling dataset {dataset.id} has no images labelled {absent} (its labels go up to "
+            f"{dataset.num_classes - 1}); give images of every class the components serve",
+            details={"absent": absent},
+        )
+
+
 @router.post(
     "/v1/compositions", operation_id="create_composition", response_model=CompositionOut, status_code=202
 )
@@ -131,6 +153,8 @@ def create_composition(body: CompositionCreate, jobs: StarterDep) -> Composition
     rows = [owned(session, ComponentRow, cid, owner) for cid in body.component_ids]
     dataset = owned(session, Dataset, body.scaling_dataset_id, owner)
     check_components(session, rows)
+    served = [label for row in rows for label in (row.result or {}).get("class_labels", [])]
+    check_classes(served, body.classes, dataset)
     row = CompositionRow(
         id=new_id("cps"),
         owner=owner,
@@ -165,3 +189,19 @@ def download_composition(composition_id: CompositionId, scope: ScopeDep) -> Resp
     row = scope.get(CompositionRow, composition_id)
     missing = f"composition {composition_id} is {row.status}; its checkpoint exists once it is done"
     return scope.download(row.checkpoint_artifact_id, f"{composition_id}.zip", missing)
+
+
+@router.delete("/v1/components/{component_id}", operation_id="delete_component", status_code=204)
+def delete_component(component_id: ComponentId, session: SessionDep, owner: OwnerDep) -> Response:
+    """Delete a component and its archive; 409 naming the compositions or jobs that still use it."""
+    delete_unused(session, owned(session, ComponentRow, component_id, owner))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.delete("/v1/compositions/{composition_id}", operation_id="delete_composition", status_code=204)
+def delete_composition(composition_id: CompositionId, session: SessionDep, owner: OwnerDep) -> Response:
+    """Delete a composition and its archive; 409 while its job is queued or running."""
+    delete_unused(session, owned(session, CompositionRow, composition_id, owner))
+    session.commit()
+    return Response(status_code=204)

@@ -195,6 +195,10 @@ def test_composition_requests_are_checked_before_queueing(
     assert live.client.post("/v1/compositions", json={**body, "component_ids": [a]}).status_code == 422
     twice = live.client.post("/v1/compositions", json={**body, "component_ids": [a, a]})
     assert twice.status_code == 422 and "twice" in twice.json()["error"]["message"]
+    order = live.client.post(
+        "/v1/compositions", json={**body, "component_ids": [a, b], "classes": [0, 1, 2, 5]}
+    )
+    assert order.status_code == 422 and "missing [6]" in order.json()["error"]["message"], order.text
     clash = _component(live, mda_models["vgg_B"], fashion_dataset, classes=[0])  # label 0: also a's
     overlap = live.client.post("/v1/compositions", json={**body, "component_ids": [a, clash["id"]]})
     assert overlap.status_code == 422 and "class 0 is served by" in overlap.json()["error"]["message"]
