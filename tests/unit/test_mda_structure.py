@@ -23,7 +23,7 @@ from core.mda.request import ComponentRequest, CompositionRequest
 NETS: dict[str, tuple[str, dict[str, Any], tuple[int, int, int]]] = {
     "resnet18": ("timm", {"num_classes": 10}, (3, 32, 32)),
     "vgg11_bn": ("timm", {"num_classes": 10, "mlp_ratio": 0.0625}, (3, 32, 32)),
-    "googlenet": ("torchvision", {"num_classes": 10, "aux_logits": False, "init_weights": True}, (3, 64, 64)),
+    "googlenet": ("torchvision", {"num_classes": 10, "aux_logits": False, "init_weights": True}, (3, 32, 32)),
 }
 
 
@@ -39,7 +39,7 @@ def predicted_data(
     model: nn.Module, size: tuple[int, int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     torch.manual_seed(1)
-    x = torch.randn(24, *size)
+    x = torch.randn(16, *size)
     with torch.no_grad():
         y = model(x).argmax(1)
     common = torch.bincount(y, minlength=10).argsort(descending=True)[:4].tolist()
