@@ -2,12 +2,20 @@
 
 FastAPI parses a multipart body — spooling it to the temp folder — while it resolves a route's
 dependencies, so the bearer token and the upload limit used to be checked only after the whole body
-was on disk: an unauthenticated 300 MB POST was stored before its 401. This middleware runs first,
-for every request that carries a body (``Content-Length`` > 0 or ``Transfer-Encoding``):
+was on disk: an unauthenticated 300 MB POST was stored before its 401. This middleware runs first.
 
-1. the bearer token (``api.deps.owner_for_token``, the same check as every route's) → 401;
-2. the declared ``Content-Length`` against the route's limit → 413 (or 400 when it is not a number);
-3. the bytes actually received (chunked bodies, lying lengths) → 413 as soon as they pass the limit:
+For every request that carries a body (``Content-Length`` > 0 or ``Transfer-Encoding``), a
+credential (``Authorization``) or asks for ``/metrics``:
+
+1. the caller (``api.deps.caller_for``: env-var tokens, then API keys — one primary-key lookup in the
+   thread pool — the same check as every route's) → 401 when unknown or revoked, 403 when the key's
+   scope does not allow the method (a read key's POST), 503 when the database is unreachable. The
+   caller is left in the ASGI scope for ``api.deps.get_caller``, so a request costs one lookup.
+
+Then, for a request with a body:
+
+1. the declared ``Content-Length`` against the route's limit → 413 (or 400 when it is not a number);
+2. the bytes actually received (chunked bodies, lying lengths) → 413 as soon as they pass the limit:
    ``receive`` stops the route, whose own answer is replaced by the 413.
 
 Limits (``core.settings``): ``max_weights_bytes`` for ``POST /v1/models:upload`` and
@@ -20,14 +28,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import UNAUTHORIZED, owner_for_token
-from api.errors import error_body
+from api.deps import CALLER_KEY, UNAUTHORIZED, caller_for, forbidden
+from api.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable, error_body
 from core.settings import Settings
+from core.store import keys
+from core.store.db import session_factory
 
 _MAX_DIGITS = 18
+KEY_REQUIRED_PATHS = frozenset({"/metrics"})  # need a credential (any scope) whenever auth is on
 
 
 class _BodyTooLarge(Exception):
@@ -59,12 +72,13 @@ class BodyLimits:
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         chunked = "transfer-encoding" in headers
-        if not chunked and (length is None or length.strip() in ("", "0")):
-            await self.app(scope, receive, send)  # no body: the routes check everything else
+        has_body = chunked or (length is not None and length.strip() not in ("", "0"))
+        authorization = headers.get("authorization")
+        checked = has_body or authorization is not None or scope["path"] in KEY_REQUIRED_PATHS
+        if checked and not await self._authorize(scope, send, authorization):
             return
-
-        if owner_for_token(self.settings, headers.get("authorization")) is None:
-            await _answer(send, 401, "unauthorized", UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+        if not has_body:
+            await self.app(scope, receive, send)  # no body: the routes check everything else
             return
         limit, setting = self.limit_for(scope["path"])
         too_large = (
@@ -111,6 +125,36 @@ class BodyLimits:
                 raise
         if over and not started:
             await _answer(send, 413, "payload_too_large", too_large, details={"limit": limit})
+
+    def _sessions(self, scope: Scope) -> sessionmaker[Session]:
+        app = scope.get("app")
+        sessions = getattr(getattr(app, "state", None), "sessions", None)
+        return sessions if sessions is not None else session_factory(self.settings.resolved_database_url)
+
+    async def _authorize(self, scope: Scope, send: Send, authorization: str | None) -> bool:
+        """Resolve the caller into the scope, or answer 401/403/503 and return False."""
+        try:
+            caller = await caller_for(self.settings, self._sessions(scope), authorization)
+        except sa_exc.SQLAlchemyError as exc:  # outside the app's exception handlers: answer here
+            if not database_unavailable(exc):
+                raise
+            await _answer(
+                send,
+                503,
+                "database_unavailable",
+                "the database is unavailable right now, so the API key cannot be checked; "
+                f"retry in {DATABASE_RETRY_AFTER_SECONDS} s",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
+            return False
+        if caller is None:
+            await _answer(send, 401, "unauthorized", UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+            return False
+        if not keys.scope_allows(caller.scope, scope["method"]):
+            await _answer(send, 403, "forbidden", forbidden(caller, scope["method"]))
+            return False
+        scope[CALLER_KEY] = caller
+        return True
 
 
 async def _answer(

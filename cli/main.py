@@ -13,13 +13,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from core.settings import get_settings
+from cli.keys import keys_app
+from core.settings import Settings, get_settings
 
 app = typer.Typer(help="Reassembly: reassemble pretrained networks under a budget.", no_args_is_help=True)
 zoo_app = typer.Typer(
     help="The project's own small model zoo, trained on an .npz dataset.", no_args_is_help=True
 )
 app.add_typer(zoo_app, name="zoo")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 WORKER_SHUTDOWN_GRACE_S = 15.0  # then SIGKILL: leased jobs are re-run elsewhere, never lost
 
@@ -58,6 +60,7 @@ def serve(
     ensure_broker_folders(settings)
     upgrade(settings.resolved_database_url)
     console.print(f"[bold]Reassembly embedded[/]: data in {settings.resolved_data_dir}, http://{host}:{port}")
+    _announce_local_key(settings)
     stop = threading.Event()
     holder: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -88,6 +91,17 @@ def serve(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+def _announce_local_key(settings: Settings) -> None:
+    """Create the local admin key on first start (the API then requires a key: docs/security.md)."""
+    from cli.keys import ensure_local_key
+
+    path, token = ensure_local_key(settings)
+    if token is not None:
+        console.print(f"local admin API key (shown once; kept in {path}, mode 0600):\n{token}")
+    else:
+        console.print(f"API key: send 'Authorization: Bearer <the token in {path}>'")
 
 
 @app.command()

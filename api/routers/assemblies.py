@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
+from api.deps import OwnerDep, SessionDep
 from api.owned import ScopeDep, binary, owned, read_routes
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
+from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import AssemblyRow, Dataset, Job, Model, PartitionRow
 
@@ -112,3 +114,11 @@ def download_checkpoint(assembly_id: str, scope: ScopeDep) -> Response:
     row = scope.get(AssemblyRow, assembly_id)
     missing = f"assembly {assembly_id} is {row.status}; its checkpoint exists once it is done"
     return scope.download(row.checkpoint_artifact_id, f"{assembly_id}.zip", missing)
+
+
+@router.delete("/v1/assemblies/{assembly_id}", operation_id="delete_assembly", status_code=204)
+def delete_assembly(assembly_id: str, session: SessionDep, owner: OwnerDep) -> Response:
+    """Delete an assembly and its checkpoint; 409 while its job is queued or running."""
+    delete_unused(session, owned(session, AssemblyRow, assembly_id, owner))
+    session.commit()
+    return Response(status_code=204)

@@ -22,6 +22,7 @@ from core.errors import Conflict, InvalidInput
 from core.limits import MAX_CLASSES, check_input_size
 from core.model_kwargs import check_model_kwargs
 from core.store.artifacts import record_artifact
+from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import Job, Model
 
@@ -175,13 +176,9 @@ def _json_form(field: str, raw: str, kind: type) -> Any:
 
 @router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)
 def delete_model(model_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    model = owned(session, Model, model_id, owner)
-    running = session.scalar(
-        select(Job).where(Job.subject_id == model_id, Job.status.in_(("queued", "running")))
-    )
-    if running is not None:
-        raise Conflict(f"job {running.id} is working on this model; cancel it or wait, then delete")
-    session.delete(model)
+    """Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
+    that still use it (a finished component is standalone and keeps working)."""
+    delete_unused(session, owned(session, Model, model_id, owner))
     session.commit()
     return Response(status_code=204)
 

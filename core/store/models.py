@@ -256,3 +256,24 @@ class CompositionRow(JobResult, Base):
     component_ids: Mapped[list[Any]] = mapped_column()
     scaling_dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
     checkpoint_artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id"))
+
+
+API_KEY_SCOPES = ("read", "write", "admin")
+
+
+class ApiKey(Base):
+    """An API key: only the sha256 of its token is stored (``core.store.keys``), never the token.
+    ``prefix`` is the token's non-secret head, shown in listings. A revoked key stays (revoked_at set),
+    so that the keys table never empties and an API that once required keys keeps requiring them."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(10))  # read | write | admin
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole token
+    prefix: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
