@@ -99,9 +99,10 @@ def _announce_local_key(settings: Settings) -> None:
 
     path, token = ensure_local_key(settings)
     if token is not None:
-        console.print(f"local admin API key (shown once; kept in {path}, mode 0600):\n{token}")
+        console.print(f"local admin API key (shown once; kept in {path}, mode 0600):", soft_wrap=True)
+        console.print(token, soft_wrap=True, highlight=False)
     else:
-        console.print(f"API key: send 'Authorization: Bearer <the token in {path}>'")
+        console.print(f"API key: send 'Authorization: Bearer <the token in {path}>'", soft_wrap=True)
 
 
 @app.command()

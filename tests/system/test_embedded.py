@@ -1,7 +1,10 @@
-"""Embedded mode: `reassembly serve` needs no PostgreSQL or Redis and runs a job to completion."""
+"""Embedded mode: `reassembly serve` needs no PostgreSQL or Redis and runs a job to completion; it
+binds 127.0.0.1, creates a local admin key on first start (printed once, kept in a 0600 file) and
+then requires it."""
 
 from __future__ import annotations
 
+import stat
 import time
 from pathlib import Path
 
@@ -23,10 +26,19 @@ def test_serve_runs_a_canary_with_sqlite_and_the_filesystem_broker(tmp_path: Pat
     proc = start(reassembly("serve", "--port", str(port), "--data-dir", str(data)), env, log)
     try:
         wait_ready(base, proc, log)
-        job = httpx.post(f"{base}/v1/jobs:canary", json={"seconds": 0.5}).json()
+        key_file = data / "local-api-key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        token = key_file.read_text().strip()
+        assert token.startswith("rsk_") and log.read_text().count(token) == 1  # printed once
+        assert f"http://127.0.0.1:{port}" in log.read_text()  # the default bind address
+        refused = httpx.post(f"{base}/v1/jobs:canary", json={"seconds": 0.5})
+        assert refused.status_code == 401, refused.text  # the local key is required, not theatre
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        job = httpx.post(f"{base}/v1/jobs:canary", json={"seconds": 0.5}, headers=auth).json()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            state = httpx.get(f"{base}/v1/jobs/{job['id']}").json()
+            state = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=auth).json()
             if state["status"] in ("succeeded", "failed"):
                 break
             time.sleep(0.2)
@@ -42,6 +54,16 @@ def test_serve_runs_a_canary_with_sqlite_and_the_filesystem_broker(tmp_path: Pat
     while (alive := [p for p in workers if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive, "the worker outlived serve"
+
+    log2 = tmp_path / "serve2.log"
+    proc = start(reassembly("serve", "--port", str(port), "--data-dir", str(data)), env, log2)
+    try:  # a second start keeps the key and does not print it again
+        wait_ready(base, proc, log2)
+        assert (data / "local-api-key").read_text().strip() == token
+        assert token not in log2.read_text() and "local-api-key" in log2.read_text()
+        assert httpx.get(f"{base}/v1/jobs/{job['id']}", headers=auth).json()["status"] == "succeeded"
+    finally:
+        stop(proc)
 
 
 def _running(pid: int) -> bool:
