@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 
 from core.errors import ReassemblyError
 from core.settings import Settings
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import ArtifactStore
 from core.store.models import Artifact
 
 Info = TypeVar("Info")
 
 
 def store_checked(
-    store: LocalArtifactStore,
+    store: ArtifactStore,
     session: Session,
     upload: UploadFile,
     settings: Settings,
@@ -27,11 +27,11 @@ def store_checked(
     """Stream the upload into the store (up to the size limit), run ``check`` on the stored file and
     return (sha256, size, what the check found). A refused file's blob is removed unless another
     artifact row already uses the same bytes."""
-    sha, size = store.put_stream(upload.file, max_bytes=settings.max_upload_bytes)
-    try:
-        info = check(store.path_for(sha))
-    except ReassemblyError:
-        if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
-            store.path_for(sha).unlink(missing_ok=True)
-        raise
+    with store.put_spooled(upload.file, max_bytes=settings.max_upload_bytes) as (sha, size, local):
+        try:
+            info = check(local)  # a local copy of the stored bytes (the S3 backend's spool file)
+        except ReassemblyError:
+            if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
+                store.delete(sha)
+            raise
     return sha, size, info

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.settings import Settings
 from core.store import keys
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import ArtifactStore
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -35,7 +35,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def get_store(request: Request) -> LocalArtifactStore:
+async def get_store(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
@@ -156,5 +156,5 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 OwnerDep = Annotated[str, Depends(get_owner)]
-StoreDep = Annotated[LocalArtifactStore, Depends(get_store)]
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

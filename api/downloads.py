@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from api.errors import error_body
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import ArtifactStore
 from core.store.models import Artifact
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -46,9 +46,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
 
 
-def artifact_response(
-    request: Request, store: LocalArtifactStore, artifact: Artifact, filename: str
-) -> Response:
+def artifact_response(request: Request, store: ArtifactStore, artifact: Artifact, filename: str) -> Response:
     etag = f'"{artifact.sha256}"'
     headers = {
         "ETag": etag,
@@ -58,6 +56,10 @@ def artifact_response(
     }
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    # S3 with REASSEMBLY_ARTIFACT_REDIRECT_DOWNLOADS: the client fetches (and ranges) it from S3.
+    url = store.download_url(artifact.sha256, filename=filename, media_type=artifact.media_type)
+    if url is not None:
+        return RedirectResponse(url, status_code=307, headers=headers)
     size = artifact.size
     start, end, status = 0, size - 1, 200
     spec = request.headers.get("range")

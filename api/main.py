@@ -12,7 +12,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics, RequestMetrics
 from api.routers import artifacts, assemblies, datasets, health, jobs, mda, models, partitions
 from core.settings import Settings, get_settings
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import open_store
 from core.store.db import session_factory
 from core.store.migrate import upgrade
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.settings = settings
     app.state.sessions = session_factory(settings.resolved_database_url)
-    app.state.artifacts = LocalArtifactStore(settings.resolved_artifact_root)
+    app.state.artifacts = open_store(settings)
     app.state.metrics = Metrics()
     # Auth and body size before any body is read (api/body_limits.py).
     app.add_middleware(BodyLimits, settings=settings)

@@ -20,7 +20,7 @@ from api.downloads import artifact_response
 from api.pagination import paginate
 from api.schemas import Page
 from core.errors import Conflict, NotFound
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import ArtifactStore
 from core.store.models import (
     Artifact,
     AssemblyRow,
@@ -101,7 +101,7 @@ def owned_page(
 def download(
     request: Request,
     session: Session,
-    store: LocalArtifactStore,
+    store: ArtifactStore,
     artifact_id: str | None,
     filename: str,
     missing: str,
@@ -119,7 +119,7 @@ class Scope:
 
     session: Session
     owner: str
-    store: LocalArtifactStore
+    store: ArtifactStore
     request: Request
 
     def get(self, row_type: type[Row], row_id: str) -> Row:

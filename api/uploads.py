@@ -1,4 +1,5 @@
-"""Checks on uploaded files that need no torch: safetensors weights, npz datasets.
+"""Checks on uploaded files that need no torch: safetensors weights, npz datasets (and ImageFolder
+zips, turned into npz datasets by ``api.imagefolder``).
 
 Each format is parsed by the library that owns it: safetensors headers by the ``safetensors``
 package (its numpy framework, no torch), npz members by ``zipfile`` and ``numpy.lib.format``.
@@ -17,6 +18,9 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
+from fastapi import UploadFile
+
+from api.imagefolder import imagefolder_to_npz, looks_like_imagefolder
 from core.errors import InvalidInput, PayloadTooLarge, ReassemblyError, UnsupportedMediaType
 from core.limits import (
     MAX_CLASS_NAMES_BYTES,
@@ -144,6 +148,21 @@ def _declared_bytes(shape: tuple[int, ...], dtype: Any) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def dataset_as_npz(upload: UploadFile) -> UploadFile:
+    """The upload itself when it is an .npz (or not a zip at all: ``read_npz_dataset`` says what it
+    is), or a new in-memory upload holding the .npz of the images when it is a .zip ImageFolder (one
+    folder per class of PNG/JPEG files; ``api.imagefolder`` checks its limits before decoding). A zip
+    whose members are all ``.npy`` arrays is an npz; any other zip is an ImageFolder."""
+    if not zipfile.is_zipfile(upload.file):
+        upload.file.seek(0)
+        return upload
+    if not looks_like_imagefolder(upload.file):
+        return upload
+    npz = imagefolder_to_npz(upload.file)
+    stem = (upload.filename or "dataset").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return UploadFile(npz, size=len(npz.getbuffer()), filename=f"{stem}.npz")
 
 
 def read_npz_dataset(path: Path, *, max_array_bytes: int = MAX_DATASET_ARRAY_BYTES) -> dict[str, Any]:

@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     # Each waiter holds one of the threadpool's 40 threads (never a database connection).
     max_waiting_requests: int = 8
 
+    # Artifact storage (docs/architecture.md "Artifacts"): unset or file:///path = a local directory
+    # (artifact_root), s3://BUCKET/PREFIX?endpoint_url=http://host:9000 = an S3-compatible bucket.
+    # S3 credentials come from the AWS_* variables or boto3's own chain, never from this URL.
+    artifact_url: str | None = None
+    # Answer downloads with a 307 to a presigned S3 URL instead of streaming through the API. Off:
+    # clients often cannot reach the S3 endpoint the API uses.
+    artifact_redirect_downloads: bool = False
+    artifact_presign_seconds: int = Field(300, gt=0, le=7 * 24 * 3600)
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()

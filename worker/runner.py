@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import JobCancelled, ReassemblyError
 from core.settings import Settings
-from core.store.artifacts import LocalArtifactStore
+from core.store.artifacts import ArtifactStore, open_store
 from core.store.db import session_factory
 from core.store.jobs import Claim, claim_job, finish_job, heartbeat, report_progress
 
@@ -42,7 +42,7 @@ class JobContext:
     claim: Claim
     settings: Settings
     sessions: sessionmaker[Session]
-    artifacts: LocalArtifactStore
+    artifacts: ArtifactStore
     _lease_lost: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -87,6 +87,23 @@ def _heartbeat_loop(ctx: JobContext, stop: threading.Event) -> None:
             log.exception("heartbeat failed for job %s", ctx.claim.job_id)
 
 
+_stores: dict[tuple[object, ...], ArtifactStore] = {}
+
+
+def _store(settings: Settings) -> ArtifactStore:
+    """One artifact store per configuration and process (an S3 client is worth reusing)."""
+    key = (
+        settings.artifact_url,
+        settings.resolved_artifact_root,
+        settings.resolved_data_dir,
+        settings.artifact_redirect_downloads,
+        settings.artifact_presign_seconds,
+    )
+    if key not in _stores:
+        _stores[key] = open_store(settings)
+    return _stores[key]
+
+
 def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> str:
     """Claim and run ``job_id``; returns what happened (for logs and tests)."""
     sessions = session_factory(settings.resolved_database_url)
@@ -94,7 +111,7 @@ def run_job(job_id: str, settings: Settings, handlers: dict[str, Handler]) -> st
         claim = claim_job(session, job_id, WORKER_NAME, settings.lease_seconds, settings.max_attempts)
     if claim is None:
         return "not-claimed"
-    ctx = JobContext(claim, settings, sessions, LocalArtifactStore(settings.resolved_artifact_root))
+    ctx = JobContext(claim, settings, sessions, _store(settings))
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, args=(ctx, stop), daemon=True)
     beat.start()

@@ -10,7 +10,7 @@ from api.blobs import store_checked
 from api.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
 from api.owned import owned, read_routes
 from api.schemas_models import NAME_PATTERN, DatasetOut
-from api.uploads import read_npz_dataset
+from api.uploads import dataset_as_npz, read_npz_dataset
 from core.store.artifacts import record_artifact
 from core.store.dependents import delete_unused
 from core.store.ids import new_id
@@ -27,11 +27,16 @@ def create_dataset(
     store: StoreDep,
     owner: OwnerDep,
     file: Annotated[
-        UploadFile, File(description=".npz with uint8 'images' (N,H,W[,C]) and int 'labels' (N,)")
+        UploadFile,
+        File(
+            description=".npz with uint8 'images' (N,H,W[,C]) and int 'labels' (N,), or a .zip ImageFolder: "
+            "one folder per class of PNG/JPEG files of one size (class names from the folder names)"
+        ),
     ],
     name: Annotated[str, Form(pattern=NAME_PATTERN)],
 ) -> DatasetOut:
-    sha, size, info = store_checked(store, session, file, settings, read_npz_dataset)
+    upload = dataset_as_npz(file)  # an ImageFolder .zip becomes the .npz of its images (api/imagefolder.py)
+    sha, size, info = store_checked(store, session, upload, settings, read_npz_dataset)
     artifact = record_artifact(
         session, sha, size, owner=owner, media_type="application/x-npz", filename=f"{name}.npz"
     )

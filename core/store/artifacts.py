@@ -3,6 +3,11 @@
 Blobs live at ``<root>/<sha[:2]>/<sha[2:4]>/<sha>``: the path is derived from the content hash by
 the server and never from anything a client sends. Writes go to a temporary file in the root and
 are renamed into place, so a reader never sees a partial blob.
+
+``ArtifactStore`` is what the API and the worker use; ``open_store(settings)`` picks the backend from
+``REASSEMBLY_ARTIFACT_URL``: unset or ``file:///path`` is this local directory, ``s3://bucket/prefix``
+is the S3-compatible backend (``core.store.s3``). Garbage collection needs only ``exists``,
+``delete`` and ``iter_shas``, which both backends have.
 """
 
 from __future__ import annotations
@@ -12,18 +17,61 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFound, PayloadTooLarge
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
 from core.store.ids import new_id
 from core.store.models import Artifact
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+
+
+class ArtifactStore(Protocol):
+    """Content-addressed blob storage: every method takes or returns a sha256 (lowercase hex);
+    an unknown or malformed one is ``NotFound``."""
+
+    def put_stream(self, stream: BinaryIO, *, max_bytes: int | None = None) -> tuple[str, int]:
+        """Copy ``stream`` in (``PayloadTooLarge`` past ``max_bytes``); returns (sha256, size)."""
+        ...
+
+    def put_spooled(
+        self, stream: BinaryIO, *, max_bytes: int | None = None
+    ) -> AbstractContextManager[tuple[str, int, Path]]:
+        """Like ``put_stream``, and yields (sha256, size, a local file holding the bytes) for parsers
+        that need a path; the file is only valid inside the block."""
+        ...
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]: ...
+
+    def read_bytes(self, sha256: str) -> bytes: ...
+
+    def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes start..end inclusive, streamed."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None:
+        """Remove the blob; a missing one is not an error."""
+        ...
+
+    def iter_shas(self) -> Iterator[str]:
+        """Every stored blob's sha256, in no particular order (garbage collection)."""
+        ...
+
+    def download_url(self, sha256: str, *, filename: str, media_type: str) -> str | None:
+        """A URL the client may fetch the blob from directly (a presigned GET), or None to stream it."""
+        ...
 
 
 class LocalArtifactStore:
@@ -68,11 +116,18 @@ class LocalArtifactStore:
         return self.put_stream(io.BytesIO(data))
 
     def read_bytes(self, sha256: str) -> bytes:
-        return self.path_for(sha256).read_bytes()
+        try:
+            return self.path_for(sha256).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no artifact with sha256 {sha256!r}") from None
 
     def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
         """Yield bytes start..end inclusive."""
-        with open(self.path_for(sha256), "rb") as f:
+        try:
+            f = open(self.path_for(sha256), "rb")  # noqa: SIM115 (closed by the with below)
+        except FileNotFoundError:
+            raise NotFound(f"no artifact with sha256 {sha256!r}") from None
+        with f:
             f.seek(start)
             remaining = end - start + 1
             while remaining > 0:
@@ -81,6 +136,31 @@ class LocalArtifactStore:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+    @contextmanager
+    def put_spooled(
+        self, stream: BinaryIO, *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, int, Path]]:
+        """``put_stream``, then the stored file itself is the local copy."""
+        sha, size = self.put_stream(stream, max_bytes=max_bytes)
+        yield sha, size, self.path_for(sha)
+
+    def exists(self, sha256: str) -> bool:
+        return _SHA256.match(sha256) is not None and self.path_for(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def iter_shas(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+            sha = path.name
+            if _SHA256.match(sha) and path.parent.parent.name == sha[:2] and path.parent.name == sha[2:4]:
+                yield sha
+
+    def download_url(self, sha256: str, *, filename: str, media_type: str) -> str | None:
+        return None  # always streamed by the API
 
 
 def record_artifact(
@@ -97,3 +177,26 @@ def record_artifact(
     session.add(row)
     session.flush()
     return row
+
+
+def open_store(settings: Settings) -> ArtifactStore:
+    """The artifact store the settings name: ``REASSEMBLY_ARTIFACT_URL`` (``s3://bucket/prefix?...``
+    or ``file:///path``), else the local directory ``resolved_artifact_root``. The API and the
+    worker both build theirs here."""
+    url = (settings.artifact_url or "").strip()
+    if not url:
+        return LocalArtifactStore(settings.resolved_artifact_root)
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost") or parts.query or not parts.path:
+            raise InvalidInput(f"artifact URL {url!r} is not file:///ABSOLUTE/PATH")
+        return LocalArtifactStore(Path(unquote(parts.path)))
+    if scheme == "s3":
+        from core.store.s3 import S3ArtifactStore
+
+        presign = settings.artifact_presign_seconds if settings.artifact_redirect_downloads else None
+        return S3ArtifactStore.from_url(
+            url, spool_dir=settings.resolved_data_dir / "spool", presign_seconds=presign
+        )
+    raise InvalidInput(f"artifact URL {url!r}: the scheme must be s3:// or file://")
