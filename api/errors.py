@@ -21,6 +21,7 @@ STATUS_BY_ERROR: list[tuple[type[E.ReassemblyError], int]] = [
     (E.UnsupportedMediaType, 415),
     (E.InvalidInput, 422),  # includes Infeasible, NotALineGraph
     (E.Unavailable, 503),
+    (E.StorageFull, 507),
 ]
 
 

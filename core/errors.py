@@ -79,3 +79,9 @@ class Unavailable(ReassemblyError):
     """A dependency (database, broker) cannot be reached."""
 
     code = "unavailable"
+
+
+class StorageFull(ReassemblyError):
+    """The artifact store has no room (no space left, quota or file-size limit): nothing was kept."""
+
+    code = "storage_full"

@@ -12,6 +12,7 @@ is the S3-compatible backend (``core.store.s3``). Garbage collection needs only 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -25,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.errors import InvalidInput, NotFound, PayloadTooLarge, StorageFull
 from core.store.ids import new_id
 from core.store.models import Artifact
 
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256_NAME = _SHA256
+INCOMING_PREFIX = ".incoming-"  # temporary files of writes in progress, in the root
 CHUNK = 1024 * 1024
+# No space left, quota exceeded, file too large for the process's limit: the store cannot take it.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_full(exc: OSError) -> StorageFull:
+    return StorageFull(
+        "the server's artifact storage is full, so nothing was stored; try again later, or ask the "
+        "operator to free space (reassembly gc) or enlarge the store",
+        details={"errno": errno.errorcode.get(exc.errno or 0, str(exc.errno))},
+    )
 
 
 class ArtifactStore(Protocol):
@@ -87,9 +100,10 @@ class LocalArtifactStore:
         """Copy ``stream`` into the store; returns (sha256, size)."""
         digest = hashlib.sha256()
         size = 0
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        tmp_name = ""
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=INCOMING_PREFIX)
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
@@ -105,9 +119,11 @@ class LocalArtifactStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, final)
             return sha, size
-        except BaseException:
-            if os.path.exists(tmp_name):
+        except BaseException as exc:
+            if tmp_name and os.path.exists(tmp_name):
                 os.unlink(tmp_name)
+            if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+                raise storage_full(exc) from exc
             raise
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -16,7 +14,7 @@ from core.store.artifacts import record_artifact
 from core.store.dissections import dissection_of
 from core.store.ids import new_id
 from core.store.models import Artifact, Base, Dataset, Model, Sketch
-from worker.runner import JobContext, LeaseLost
+from worker.runner import JobContext
 
 Row = TypeVar("Row", bound=Base)
 
@@ -128,22 +126,11 @@ def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.nda
         return data["images"], data["labels"].astype(np.int64), ds
 
 
-@contextlib.contextmanager
-def job_checkpoints(ctx: JobContext) -> Iterator[DirCheckpoints]:
-    """The job's training checkpoints: a folder the server chooses, keyed by the job id. Removed
-    when the job ends here (done, failed or cancelled); kept when the process dies or another
-    worker took the job over (LeaseLost), so that the next attempt resumes from them."""
+def checkpoints_of(ctx: JobContext) -> DirCheckpoints:
+    """The job's training checkpoints: a folder the server chooses, keyed by the job id."""
     from core.assembly.training import DirCheckpoints
 
-    store = DirCheckpoints(ctx.settings.resolved_data_dir / "checkpoints" / ctx.claim.job_id)
-    try:
-        yield store
-    except LeaseLost:
-        raise
-    except BaseException:
-        store.clear()
-        raise
-    store.clear()
+    return DirCheckpoints(ctx.settings.resolved_data_dir / "checkpoints" / ctx.claim.job_id)
 
 
 def image_transform(row: Model) -> Any:
