@@ -11,7 +11,7 @@ from typer.main import get_command
 from cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
-THIRD_PARTY = {"redis", "postgres", "minio"}
+THIRD_PARTY = {"redis", "postgres", "minio", "minio-init"}
 
 
 def _compose() -> dict:
@@ -37,6 +37,28 @@ def test_services_use_the_distributed_backends() -> None:
     assert env["REASSEMBLY_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert env["REASSEMBLY_BROKER_URL"].startswith("redis://")
     assert "${POSTGRES_PASSWORD:?" in env["REASSEMBLY_DATABASE_URL"], "no default secret"
+
+
+def test_services_keep_artifacts_in_minio() -> None:
+    """API and workers use the S3 backend on the compose MinIO, credentials from AWS_* only, and start
+    after the one-shot that creates the URL's bucket."""
+    from core.store.s3 import parse_s3_url
+
+    compose = _compose()
+    env = compose["x-env"]
+    bucket, prefix, options = parse_s3_url(env["REASSEMBLY_ARTIFACT_URL"])  # accepted by the service
+    assert options == {"endpoint_url": "http://minio:9000"} and prefix
+    assert "REASSEMBLY_ARTIFACT_ROOT" not in env
+    assert env["AWS_ACCESS_KEY_ID"].startswith("${MINIO_ROOT_USER:?"), "no default secret"
+    assert env["AWS_SECRET_ACCESS_KEY"].startswith("${MINIO_ROOT_PASSWORD:?"), "no default secret"
+    services = compose["services"]
+    init = services["minio-init"]
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert f"mc mb --ignore-existing store/{bucket}" in " ".join(init["command"])
+    for name in ("api", "worker", "worker-gpu"):
+        svc = services[name]
+        assert svc["environment"]["REASSEMBLY_ARTIFACT_URL"] == env["REASSEMBLY_ARTIFACT_URL"], name
+        assert svc["depends_on"]["minio-init"]["condition"] == "service_completed_successfully", name
 
 
 def test_every_dockerfile_copies_every_package() -> None:

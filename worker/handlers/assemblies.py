@@ -1,6 +1,6 @@
 """Assembly jobs: load the partition's donors and the target, run the search on the worker's device,
 store the archive. Training checkpoints live under the data directory keyed by the job id, so a job
-picked up again after its worker died resumes its training; they are removed once the job succeeds.
+picked up again after its worker died resumes its training; they are removed once the job ends here.
 A failure is written on the assembly by the job's own finish (core.store.subjects)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from core.errors import NotFound
 from core.progress import scaled
 from core.store.models import AssemblyRow, PartitionRow
 from worker.handlers.common import (
-    checkpoints_of,
     dataset_arrays,
     donor_of,
+    job_checkpoints,
     model_row,
     store_bytes,
     update_row,
@@ -48,15 +48,15 @@ def run_assembly(ctx: JobContext) -> dict[str, Any]:
         max_fit=request.fit_images, max_heldout=request.heldout_images, device=device,
     )  # fmt: skip
     cuts = {m.id: [tuple(b) for b in part.result["partition"]["cuts"][i]] for i, m in enumerate(models)}
-    outcome = search(cuts, donors, target, request.budget, request.search, scaled(ctx.progress, 0.05, 0.95),
-                     Resume(checkpoints_of(ctx), bf16=ctx.settings.train_bf16))  # fmt: skip
-    ctx.progress(0.96, "exporting the chosen network", stage="export")
-    names = dataset.class_names or [str(i) for i in range(dataset.num_classes)]
-    archive = archive_bytes(outcome, donors, names, f"reassembly-{row.id}")
-    art = store_bytes(ctx, archive, media_type="application/zip", filename=f"{row.id}.zip")
-    result = outcome.to_dict(donors) | {"target": target.sizes()}
-    update_row(ctx, AssemblyRow, row.id, status="done", result=result, checkpoint_artifact_id=art)
-    checkpoints_of(ctx).clear()
+    with job_checkpoints(ctx) as checkpoints:  # removed once the job ends here, kept if it dies
+        args = (cuts, donors, target, request.budget, request.search, scaled(ctx.progress, 0.05, 0.95))
+        outcome = search(*args, Resume(checkpoints, ctx.settings.train_bf16))
+        ctx.progress(0.96, "exporting the chosen network", stage="export")
+        names = dataset.class_names or [str(i) for i in range(dataset.num_classes)]
+        archive = archive_bytes(outcome, donors, names, f"reassembly-{row.id}")
+        art = store_bytes(ctx, archive, media_type="application/zip", filename=f"{row.id}.zip")
+        result = outcome.to_dict(donors) | {"target": target.sizes()}
+        update_row(ctx, AssemblyRow, row.id, status="done", result=result, checkpoint_artifact_id=art)
     net = outcome.network
     return {"assembly_id": row.id, "heldout_accuracy": net.heldout_accuracy, "gain": outcome.gain,
             "recommendation": outcome.recommendation, "candidates": len(outcome.pool), "device": device,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -14,7 +16,7 @@ from core.store.artifacts import record_artifact
 from core.store.dissections import dissection_of
 from core.store.ids import new_id
 from core.store.models import Artifact, Base, Dataset, Model, Sketch
-from worker.runner import JobContext
+from worker.runner import JobContext, LeaseLost
 
 Row = TypeVar("Row", bound=Base)
 
@@ -126,11 +128,22 @@ def dataset_arrays(ctx: JobContext, dataset_id: str) -> tuple[np.ndarray, np.nda
         return data["images"], data["labels"].astype(np.int64), ds
 
 
-def checkpoints_of(ctx: JobContext) -> DirCheckpoints:
-    """The job's training checkpoints: a folder the server chooses, keyed by the job id."""
+@contextlib.contextmanager
+def job_checkpoints(ctx: JobContext) -> Iterator[DirCheckpoints]:
+    """The job's training checkpoints: a folder the server chooses, keyed by the job id. Removed
+    when the job ends here (done, failed or cancelled); kept when the process dies or another
+    worker took the job over (LeaseLost), so that the next attempt resumes from them."""
     from core.assembly.training import DirCheckpoints
 
-    return DirCheckpoints(ctx.settings.resolved_data_dir / "checkpoints" / ctx.claim.job_id)
+    store = DirCheckpoints(ctx.settings.resolved_data_dir / "checkpoints" / ctx.claim.job_id)
+    try:
+        yield store
+    except LeaseLost:
+        raise
+    except BaseException:
+        store.clear()
+        raise
+    store.clear()
 
 
 def image_transform(row: Model) -> Any:
