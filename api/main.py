@@ -11,6 +11,7 @@ from api.body_limits import BodyLimits
 from api.errors import install_error_handlers
 from api.metrics import Metrics, RequestMetrics
 from api.routers import artifacts, assemblies, datasets, health, jobs, mda, models, partitions
+from api.schemas import ERROR_RESPONSES
 from core.settings import Settings, get_settings
 from core.store.artifacts import open_store
 from core.store.db import session_factory
@@ -43,5 +44,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     install_error_handlers(app)
     for module in (health, jobs, models, datasets, partitions, assemblies, mda, artifacts):
-        app.include_router(module.router)
+        # every 4xx/5xx is the error envelope; /readyz's 503 is its own HealthOut
+        app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     return app

@@ -57,3 +57,39 @@ class CanaryIn(BaseModel):
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="A stable machine-readable code, e.g. `not_found`, `invalid_request`.")
+    message: str = Field(description="What was wrong and what to do about it.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Structured facts behind the message (e.g. `problems` for a request that is not valid).",
+    )
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx and 5xx answer (``api/errors.py``, the body-limit middleware, downloads' 416),
+    request validation included: a 422 is this envelope with code ``invalid_request`` and
+    ``details.problems``, never FastAPI's ``HTTPValidationError``."""
+
+    error: ErrorBody
+
+
+_ERROR_STATUSES = {
+    400: "The request could not be read (e.g. a Content-Length that is not a number).",
+    401: "No valid bearer token (when tokens are configured).",
+    403: "The token may not do this.",
+    404: "No such resource for this owner.",
+    409: "Conflicts with the current state (a name taken, a reused Idempotency-Key, still in use).",
+    413: "The body, or what an upload declares, is over a limit; the message names it.",
+    415: "The upload is not in an accepted format (e.g. a pickle instead of safetensors).",
+    416: "The Range cannot be satisfied.",
+    422: "The request is not valid: the message and `details` say which field and why.",
+    500: "An unexpected error; the server log has the details.",
+    503: "A dependency (the database, the broker) is unavailable; retry after `Retry-After`.",
+    507: "The artifact store is full.",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
+}

@@ -30,7 +30,8 @@ def create_dataset(
         UploadFile,
         File(
             description=".npz with uint8 'images' (N,H,W[,C]) and int 'labels' (N,), or a .zip ImageFolder: "
-            "one folder per class of PNG/JPEG files of one size (class names from the folder names)"
+            "one folder per class of PNG/JPEG files of one size (class names from the folder names)",
+            json_schema_extra={"format": "binary"},  # so the generated client sends a file
         ),
     ],
     name: Annotated[str, Form(pattern=NAME_PATTERN)],

@@ -105,7 +105,10 @@ def upload_model(
     response: Response,
     jobs: StarterDep,
     store: StoreDep,
-    weights: Annotated[UploadFile, File(description="The weights as a .safetensors file.")],
+    weights: Annotated[
+        UploadFile,  # format: binary, so the generated client sends a file (it ignores contentMediaType)
+        File(description="The weights as a .safetensors file.", json_schema_extra={"format": "binary"}),
+    ],
     name: Annotated[str, Form(pattern=NAME_PATTERN)],
     architecture: Annotated[str, Form(description="The timm model name the weights belong to.")],
     num_classes: Annotated[int | None, Form(ge=1, le=MAX_CLASSES)] = None,

@@ -31,9 +31,11 @@ from .composition_out_result_type_0 import CompositionOutResultType0
 from .composition_out_status import CompositionOutStatus
 from .constraints import Constraints
 from .dataset_out import DatasetOut
+from .error_body import ErrorBody
+from .error_body_details import ErrorBodyDetails
+from .error_out import ErrorOut
 from .health_out import HealthOut
 from .health_out_checks import HealthOutChecks
-from .http_validation_error import HTTPValidationError
 from .job_out import JobOut
 from .job_out_error_details_type_0 import JobOutErrorDetailsType0
 from .job_out_result_type_0 import JobOutResultType0
@@ -69,8 +71,6 @@ from .thresholds_in import ThresholdsIn
 from .timm_source import TimmSource
 from .training import Training
 from .training_mode import TrainingMode
-from .validation_error import ValidationError
-from .validation_error_context import ValidationErrorContext
 
 __all__ = (
     "AssemblyCreate",
@@ -104,9 +104,11 @@ __all__ = (
     "CompositionOutStatus",
     "Constraints",
     "DatasetOut",
+    "ErrorBody",
+    "ErrorBodyDetails",
+    "ErrorOut",
     "HealthOut",
     "HealthOutChecks",
-    "HTTPValidationError",
     "JobOut",
     "JobOutErrorDetailsType0",
     "JobOutResultType0",
@@ -142,6 +144,4 @@ __all__ = (
     "TimmSource",
     "Training",
     "TrainingMode",
-    "ValidationError",
-    "ValidationErrorContext",
 )

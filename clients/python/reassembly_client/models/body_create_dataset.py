@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from io import BytesIO
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from .. import types
+from ..types import File
 
 T = TypeVar("T", bound="BodyCreateDataset")
 
@@ -15,16 +17,17 @@ T = TypeVar("T", bound="BodyCreateDataset")
 class BodyCreateDataset:
     """
     Attributes:
-        file (str): .npz with uint8 'images' (N,H,W[,C]) and int 'labels' (N,)
+        file (File): .npz with uint8 'images' (N,H,W[,C]) and int 'labels' (N,), or a .zip ImageFolder: one folder per
+            class of PNG/JPEG files of one size (class names from the folder names)
         name (str):
     """
 
-    file: str
+    file: File
     name: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        file = self.file
+        file = self.file.to_tuple()
 
         name = self.name
 
@@ -42,7 +45,7 @@ class BodyCreateDataset:
     def to_multipart(self) -> types.RequestFiles:
         files: types.RequestFiles = []
 
-        files.append(("file", (None, str(self.file).encode(), "text/plain")))
+        files.append(("file", self.file.to_tuple()))
 
         files.append(("name", (None, str(self.name).encode(), "text/plain")))
 
@@ -54,7 +57,7 @@ class BodyCreateDataset:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        file = d.pop("file")
+        file = File(payload=BytesIO(d.pop("file")))
 
         name = d.pop("name")
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from io import BytesIO
 from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from .. import types
-from ..types import UNSET, Unset
+from ..types import UNSET, File, Unset
 
 T = TypeVar("T", bound="BodyUploadModel")
 
@@ -16,7 +17,7 @@ T = TypeVar("T", bound="BodyUploadModel")
 class BodyUploadModel:
     """
     Attributes:
-        weights (str): The weights as a .safetensors file.
+        weights (File): The weights as a .safetensors file.
         name (str):
         architecture (str): The timm model name the weights belong to.
         num_classes (int | None | Unset):
@@ -28,7 +29,7 @@ class BodyUploadModel:
         metrics (None | str | Unset): JSON object, e.g. {"source_accuracy": 0.91}
     """
 
-    weights: str
+    weights: File
     name: str
     architecture: str
     num_classes: int | None | Unset = UNSET
@@ -41,7 +42,7 @@ class BodyUploadModel:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        weights = self.weights
+        weights = self.weights.to_tuple()
 
         name = self.name
 
@@ -114,7 +115,7 @@ class BodyUploadModel:
     def to_multipart(self) -> types.RequestFiles:
         files: types.RequestFiles = []
 
-        files.append(("weights", (None, str(self.weights).encode(), "text/plain")))
+        files.append(("weights", self.weights.to_tuple()))
 
         files.append(("name", (None, str(self.name).encode(), "text/plain")))
 
@@ -167,7 +168,7 @@ class BodyUploadModel:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        weights = d.pop("weights")
+        weights = File(payload=BytesIO(d.pop("weights")))
 
         name = d.pop("name")
 

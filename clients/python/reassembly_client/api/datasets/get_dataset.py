@@ -7,7 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.dataset_out import DatasetOut
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...types import UNSET, Response, Unset
 
 
@@ -31,18 +31,71 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> DatasetOut | HTTPValidationError | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> DatasetOut | ErrorOut | None:
     if response.status_code == 200:
         response_200 = DatasetOut.from_dict(response.json())
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -52,7 +105,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[DatasetOut | HTTPValidationError]:
+) -> Response[DatasetOut | ErrorOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -66,7 +119,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> Response[DatasetOut | HTTPValidationError]:
+) -> Response[DatasetOut | ErrorOut]:
     """Get a dataset
 
     Args:
@@ -78,7 +131,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetOut | HTTPValidationError]
+        Response[DatasetOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -98,7 +151,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> DatasetOut | HTTPValidationError | None:
+) -> DatasetOut | ErrorOut | None:
     """Get a dataset
 
     Args:
@@ -110,7 +163,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetOut | HTTPValidationError
+        DatasetOut | ErrorOut
     """
 
     return sync_detailed(
@@ -125,7 +178,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> Response[DatasetOut | HTTPValidationError]:
+) -> Response[DatasetOut | ErrorOut]:
     """Get a dataset
 
     Args:
@@ -137,7 +190,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetOut | HTTPValidationError]
+        Response[DatasetOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -155,7 +208,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> DatasetOut | HTTPValidationError | None:
+) -> DatasetOut | ErrorOut | None:
     """Get a dataset
 
     Args:
@@ -167,7 +220,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetOut | HTTPValidationError
+        DatasetOut | ErrorOut
     """
 
     return (

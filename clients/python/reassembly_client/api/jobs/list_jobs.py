@@ -5,7 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...models.list_jobs_status_type_0 import ListJobsStatusType0
 from ...models.page_job_out import PageJobOut
 from ...types import UNSET, Response, Unset
@@ -62,18 +62,71 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | PageJobOut | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorOut | PageJobOut | None:
     if response.status_code == 200:
         response_200 = PageJobOut.from_dict(response.json())
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -83,7 +136,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | PageJobOut]:
+) -> Response[ErrorOut | PageJobOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -100,7 +153,7 @@ def sync_detailed(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PageJobOut]:
+) -> Response[ErrorOut | PageJobOut]:
     """List Jobs
 
     Args:
@@ -115,7 +168,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PageJobOut]
+        Response[ErrorOut | PageJobOut]
     """
 
     kwargs = _get_kwargs(
@@ -141,7 +194,7 @@ def sync(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PageJobOut | None:
+) -> ErrorOut | PageJobOut | None:
     """List Jobs
 
     Args:
@@ -156,7 +209,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PageJobOut
+        ErrorOut | PageJobOut
     """
 
     return sync_detailed(
@@ -177,7 +230,7 @@ async def asyncio_detailed(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PageJobOut]:
+) -> Response[ErrorOut | PageJobOut]:
     """List Jobs
 
     Args:
@@ -192,7 +245,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PageJobOut]
+        Response[ErrorOut | PageJobOut]
     """
 
     kwargs = _get_kwargs(
@@ -216,7 +269,7 @@ async def asyncio(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PageJobOut | None:
+) -> ErrorOut | PageJobOut | None:
     """List Jobs
 
     Args:
@@ -231,7 +284,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PageJobOut
+        ErrorOut | PageJobOut
     """
 
     return (

@@ -7,7 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.component_create import ComponentCreate
 from ...models.component_out import ComponentOut
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...types import UNSET, Response, Unset
 
 
@@ -39,16 +39,71 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     if response.status_code == 202:
         response_202 = ComponentOut.from_dict(response.json())
 
         return response_202
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -58,7 +113,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -73,7 +128,7 @@ def sync_detailed(
     body: ComponentCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     """Create Component
 
      Disassemble a trained classifier into the component of a class subset (a job): the channels
@@ -90,7 +145,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ComponentOut | HTTPValidationError]
+        Response[ComponentOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -112,7 +167,7 @@ def sync(
     body: ComponentCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     """Create Component
 
      Disassemble a trained classifier into the component of a class subset (a job): the channels
@@ -129,7 +184,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ComponentOut | HTTPValidationError
+        ComponentOut | ErrorOut
     """
 
     return sync_detailed(
@@ -146,7 +201,7 @@ async def asyncio_detailed(
     body: ComponentCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     """Create Component
 
      Disassemble a trained classifier into the component of a class subset (a job): the channels
@@ -163,7 +218,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ComponentOut | HTTPValidationError]
+        Response[ComponentOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -183,7 +238,7 @@ async def asyncio(
     body: ComponentCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     """Create Component
 
      Disassemble a trained classifier into the component of a class subset (a job): the channels
@@ -200,7 +255,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ComponentOut | HTTPValidationError
+        ComponentOut | ErrorOut
     """
 
     return (

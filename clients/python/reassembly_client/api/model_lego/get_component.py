@@ -7,7 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.component_out import ComponentOut
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...types import UNSET, Response, Unset
 
 
@@ -33,16 +33,71 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     if response.status_code == 200:
         response_200 = ComponentOut.from_dict(response.json())
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -52,7 +107,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -66,7 +121,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     """Get a component
 
     Args:
@@ -78,7 +133,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ComponentOut | HTTPValidationError]
+        Response[ComponentOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -98,7 +153,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     """Get a component
 
     Args:
@@ -110,7 +165,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ComponentOut | HTTPValidationError
+        ComponentOut | ErrorOut
     """
 
     return sync_detailed(
@@ -125,7 +180,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> Response[ComponentOut | HTTPValidationError]:
+) -> Response[ComponentOut | ErrorOut]:
     """Get a component
 
     Args:
@@ -137,7 +192,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ComponentOut | HTTPValidationError]
+        Response[ComponentOut | ErrorOut]
     """
 
     kwargs = _get_kwargs(
@@ -155,7 +210,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
-) -> ComponentOut | HTTPValidationError | None:
+) -> ComponentOut | ErrorOut | None:
     """Get a component
 
     Args:
@@ -167,7 +222,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ComponentOut | HTTPValidationError
+        ComponentOut | ErrorOut
     """
 
     return (

@@ -5,7 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...models.page_model_out import PageModelOut
 from ...types import UNSET, Response, Unset
 
@@ -45,16 +45,71 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | PageModelOut | None:
+) -> ErrorOut | PageModelOut | None:
     if response.status_code == 200:
         response_200 = PageModelOut.from_dict(response.json())
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -64,7 +119,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | PageModelOut]:
+) -> Response[ErrorOut | PageModelOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -79,7 +134,7 @@ def sync_detailed(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PageModelOut]:
+) -> Response[ErrorOut | PageModelOut]:
     """List models
 
     Args:
@@ -92,7 +147,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PageModelOut]
+        Response[ErrorOut | PageModelOut]
     """
 
     kwargs = _get_kwargs(
@@ -114,7 +169,7 @@ def sync(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PageModelOut | None:
+) -> ErrorOut | PageModelOut | None:
     """List models
 
     Args:
@@ -127,7 +182,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PageModelOut
+        ErrorOut | PageModelOut
     """
 
     return sync_detailed(
@@ -144,7 +199,7 @@ async def asyncio_detailed(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PageModelOut]:
+) -> Response[ErrorOut | PageModelOut]:
     """List models
 
     Args:
@@ -157,7 +212,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PageModelOut]
+        Response[ErrorOut | PageModelOut]
     """
 
     kwargs = _get_kwargs(
@@ -177,7 +232,7 @@ async def asyncio(
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PageModelOut | None:
+) -> ErrorOut | PageModelOut | None:
     """List models
 
     Args:
@@ -190,7 +245,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PageModelOut
+        ErrorOut | PageModelOut
     """
 
     return (

@@ -6,7 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.body_upload_model import BodyUploadModel
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...models.model_out import ModelOut
 from ...types import UNSET, Response, Unset
 
@@ -37,18 +37,71 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | ModelOut | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorOut | ModelOut | None:
     if response.status_code == 201:
         response_201 = ModelOut.from_dict(response.json())
 
         return response_201
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -56,9 +109,7 @@ def _parse_response(
         return None
 
 
-def _build_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | ModelOut]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ErrorOut | ModelOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -73,7 +124,7 @@ def sync_detailed(
     body: BodyUploadModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | ModelOut]:
+) -> Response[ErrorOut | ModelOut]:
     """Upload Model
 
      Register a model from safetensors weights and its architecture. Pickles are refused (415).
@@ -88,7 +139,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | ModelOut]
+        Response[ErrorOut | ModelOut]
     """
 
     kwargs = _get_kwargs(
@@ -110,7 +161,7 @@ def sync(
     body: BodyUploadModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | ModelOut | None:
+) -> ErrorOut | ModelOut | None:
     """Upload Model
 
      Register a model from safetensors weights and its architecture. Pickles are refused (415).
@@ -125,7 +176,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | ModelOut
+        ErrorOut | ModelOut
     """
 
     return sync_detailed(
@@ -142,7 +193,7 @@ async def asyncio_detailed(
     body: BodyUploadModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | ModelOut]:
+) -> Response[ErrorOut | ModelOut]:
     """Upload Model
 
      Register a model from safetensors weights and its architecture. Pickles are refused (415).
@@ -157,7 +208,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | ModelOut]
+        Response[ErrorOut | ModelOut]
     """
 
     kwargs = _get_kwargs(
@@ -177,7 +228,7 @@ async def asyncio(
     body: BodyUploadModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | ModelOut | None:
+) -> ErrorOut | ModelOut | None:
     """Upload Model
 
      Register a model from safetensors weights and its architecture. Pickles are refused (415).
@@ -192,7 +243,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | ModelOut
+        ErrorOut | ModelOut
     """
 
     return (

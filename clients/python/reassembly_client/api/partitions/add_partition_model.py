@@ -6,7 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...models.job_out import JobOut
 from ...models.partition_add_model import PartitionAddModel
 from ...types import UNSET, Response, Unset
@@ -41,18 +41,71 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | JobOut | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorOut | JobOut | None:
     if response.status_code == 202:
         response_202 = JobOut.from_dict(response.json())
 
         return response_202
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -60,9 +113,7 @@ def _parse_response(
         return None
 
 
-def _build_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | JobOut]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ErrorOut | JobOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -78,7 +129,7 @@ def sync_detailed(
     body: PartitionAddModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | JobOut]:
+) -> Response[ErrorOut | JobOut]:
     """Add Model
 
      Cut one more model against the existing anchors; only that model is sketched (a job).
@@ -94,7 +145,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | JobOut]
+        Response[ErrorOut | JobOut]
     """
 
     kwargs = _get_kwargs(
@@ -118,7 +169,7 @@ def sync(
     body: PartitionAddModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | JobOut | None:
+) -> ErrorOut | JobOut | None:
     """Add Model
 
      Cut one more model against the existing anchors; only that model is sketched (a job).
@@ -134,7 +185,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | JobOut
+        ErrorOut | JobOut
     """
 
     return sync_detailed(
@@ -153,7 +204,7 @@ async def asyncio_detailed(
     body: PartitionAddModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | JobOut]:
+) -> Response[ErrorOut | JobOut]:
     """Add Model
 
      Cut one more model against the existing anchors; only that model is sketched (a job).
@@ -169,7 +220,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | JobOut]
+        Response[ErrorOut | JobOut]
     """
 
     kwargs = _get_kwargs(
@@ -191,7 +242,7 @@ async def asyncio(
     body: PartitionAddModel,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | JobOut | None:
+) -> ErrorOut | JobOut | None:
     """Add Model
 
      Cut one more model against the existing anchors; only that model is sketched (a job).
@@ -207,7 +258,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | JobOut
+        ErrorOut | JobOut
     """
 
     return (

@@ -5,7 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.http_validation_error import HTTPValidationError
+from ...models.error_out import ErrorOut
 from ...models.partition_create import PartitionCreate
 from ...models.partition_out import PartitionOut
 from ...types import UNSET, Response, Unset
@@ -39,16 +39,71 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | PartitionOut | None:
+) -> ErrorOut | PartitionOut | None:
     if response.status_code == 202:
         response_202 = PartitionOut.from_dict(response.json())
 
         return response_202
 
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorOut.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 416:
+        response_416 = ErrorOut.from_dict(response.json())
+
+        return response_416
+
     if response.status_code == 422:
-        response_422 = HTTPValidationError.from_dict(response.json())
+        response_422 = ErrorOut.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 507:
+        response_507 = ErrorOut.from_dict(response.json())
+
+        return response_507
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -58,7 +113,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | PartitionOut]:
+) -> Response[ErrorOut | PartitionOut]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -73,7 +128,7 @@ def sync_detailed(
     body: PartitionCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PartitionOut]:
+) -> Response[ErrorOut | PartitionOut]:
     """Create Partition
 
      Sketch every model on the probe set, then cut them into K equivalence sets (a job).
@@ -88,7 +143,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PartitionOut]
+        Response[ErrorOut | PartitionOut]
     """
 
     kwargs = _get_kwargs(
@@ -110,7 +165,7 @@ def sync(
     body: PartitionCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PartitionOut | None:
+) -> ErrorOut | PartitionOut | None:
     """Create Partition
 
      Sketch every model on the probe set, then cut them into K equivalence sets (a job).
@@ -125,7 +180,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PartitionOut
+        ErrorOut | PartitionOut
     """
 
     return sync_detailed(
@@ -142,7 +197,7 @@ async def asyncio_detailed(
     body: PartitionCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> Response[HTTPValidationError | PartitionOut]:
+) -> Response[ErrorOut | PartitionOut]:
     """Create Partition
 
      Sketch every model on the probe set, then cut them into K equivalence sets (a job).
@@ -157,7 +212,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | PartitionOut]
+        Response[ErrorOut | PartitionOut]
     """
 
     kwargs = _get_kwargs(
@@ -177,7 +232,7 @@ async def asyncio(
     body: PartitionCreate,
     idempotency_key: None | str | Unset = UNSET,
     authorization: None | str | Unset = UNSET,
-) -> HTTPValidationError | PartitionOut | None:
+) -> ErrorOut | PartitionOut | None:
     """Create Partition
 
      Sketch every model on the probe set, then cut them into K equivalence sets (a job).
@@ -192,7 +247,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | PartitionOut
+        ErrorOut | PartitionOut
     """
 
     return (

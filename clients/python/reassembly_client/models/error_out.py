@@ -1,32 +1,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="ValidationErrorContext")
+if TYPE_CHECKING:
+    from ..models.error_body import ErrorBody
+
+
+T = TypeVar("T", bound="ErrorOut")
 
 
 @_attrs_define
-class ValidationErrorContext:
+class ErrorOut:
+    """Every 4xx and 5xx answer (``api/errors.py``, the body-limit middleware, downloads' 416),
+    request validation included: a 422 is this envelope with code ``invalid_request`` and
+    ``details.problems``, never FastAPI's ``HTTPValidationError``.
+
+        Attributes:
+            error (ErrorBody):
+    """
+
+    error: ErrorBody
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        error = self.error.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "error": error,
+            }
+        )
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        validation_error_context = cls()
+        from ..models.error_body import ErrorBody  # noqa: PLC0415
 
-        validation_error_context.additional_properties = d
-        return validation_error_context
+        d = dict(src_dict)
+        error = ErrorBody.from_dict(d.pop("error"))
+
+        error_out = cls(
+            error=error,
+        )
+
+        error_out.additional_properties = d
+        return error_out
 
     @property
     def additional_keys(self) -> list[str]:
