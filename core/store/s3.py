@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
-from core.errors import InvalidInput, NotFound, PayloadTooLarge, ReassemblyError, Unavailable
+from core.errors import InvalidInput, NotFound, PayloadTooLarge, ReassemblyError, StorageFull, Unavailable
+from core.store.artifacts import FULL_ERRNOS, INCOMING_PREFIX, storage_full
 
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -36,6 +37,8 @@ _PREFIX = re.compile(r"^[A-Za-z0-9._/-]{0,512}$")
 # Non-secret client settings a URL may carry; anything else (keys, tokens) is refused.
 URL_OPTIONS = {"endpoint_url", "region", "addressing_style"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# What MinIO answers when its disks are full (AWS has no such state): StorageFull, as a full local disk.
+_FULL = {"XMinioStorageFull", "XMinioDiskFull"}
 
 
 def parse_s3_url(url: str) -> tuple[str, str, dict[str, str]]:
@@ -132,6 +135,12 @@ class S3ArtifactStore:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
                 return NotFound(f"no artifact with sha256 {sha256!r}")
+            if code in _FULL:
+                return StorageFull(
+                    "the server's artifact storage (S3) is full, so nothing was stored; try again later, "
+                    "or ask the operator to free space (reassembly gc) or enlarge the store",
+                    details={"s3_error": code},
+                )
             return Unavailable(f"the artifact store refused the request ({code or 'error'}); try again")
         return Unavailable(f"the artifact store cannot be reached ({type(exc).__name__}); try again")
 
@@ -142,22 +151,28 @@ class S3ArtifactStore:
         """Copy ``stream`` to a spool file while hashing it; yields (sha256, size, path), then removes it."""
         digest = hashlib.sha256()
         size = 0
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.spool_dir, prefix=".incoming-")
+        name = ""
         try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise PayloadTooLarge(
-                            f"the upload exceeds the limit of {max_bytes} bytes; "
-                            "raise REASSEMBLY_MAX_UPLOAD_BYTES or send a smaller file"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
+            try:
+                self.spool_dir.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(dir=self.spool_dir, prefix=INCOMING_PREFIX)
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := stream.read(CHUNK):
+                        size += len(chunk)
+                        if max_bytes is not None and size > max_bytes:
+                            raise PayloadTooLarge(
+                                f"the upload exceeds the limit of {max_bytes} bytes; "
+                                "raise REASSEMBLY_MAX_UPLOAD_BYTES or send a smaller file"
+                            )
+                        digest.update(chunk)
+                        out.write(chunk)
+            except OSError as exc:  # the spool's disk is full: the same answer as a full local store
+                if exc.errno in FULL_ERRNOS:
+                    raise storage_full(exc) from exc
+                raise
             yield digest.hexdigest(), size, Path(name)
         finally:
-            if os.path.exists(name):
+            if name and os.path.exists(name):
                 os.unlink(name)
 
     def _upload_file(self, sha256: str, path: Path, size: int) -> None:

@@ -183,3 +183,31 @@ def test_the_url_selects_the_backend(tmp_path: Path) -> None:
 def test_bad_urls_are_refused(url: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         open_store(Settings(data_dir=tmp_path, artifact_url=url))
+
+
+def test_s3_spool_on_a_full_disk_is_storage_full(s3_endpoint: str, bucket: str, tmp_path: Path) -> None:
+    """The S3 backend's spool on a real 2 MiB tmpfs: an upload that does not fit is StorageFull (as a
+    full local store), nothing reaches the bucket and no spool file is left."""
+    import subprocess
+
+    from core.errors import StorageFull
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; run the fault tests as root (make test does)")
+    small = tmp_path / "small"
+    small.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2097152", "tmpfs", str(small)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"could not mount a tmpfs at {small}: {done.stderr}"
+    try:
+        url = s3_url(s3_endpoint, bucket, f"full/{secrets.token_hex(4)}")
+        store = S3ArtifactStore.from_url(url, spool_dir=small / "spool")
+        with pytest.raises(StorageFull) as caught:
+            store.put_stream(io.BytesIO(os.urandom(3 * 1024 * 1024)))
+        assert caught.value.code == "storage_full" and caught.value.details["errno"] == "ENOSPC"
+        assert list(store.iter_shas()) == [] and _spool_files(store) == []
+        sha, _ = store.put_stream(io.BytesIO(b"still works"))  # the failure left room for the next one
+        assert store.read_bytes(sha) == b"still works"
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
