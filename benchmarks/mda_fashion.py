@@ -24,7 +24,9 @@ Writes ``<out>/mda_fashion.json`` (raw numbers, after every seed) and ``<out>/md
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import re
 import statistics
 import time
 from pathlib import Path
@@ -37,7 +39,7 @@ from core.errors import InvalidInput
 from core.mda.entry import compose, make_component
 from core.mda.request import ComponentRequest, CompositionRequest
 from core.zoo.data import load_npz, prepare, stratified_split
-from core.zoo.train import HOLDOUT_FRACTION, ZooRecipe, load_zoo_model, train_zoo
+from core.zoo.train import HOLDOUT_FRACTION, ZooRecipe, load_zoo_model, read_zoo, train_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHS = ("vgg_mda", "resnet_mda", "googlenet_mda")
@@ -50,6 +52,13 @@ ASSEMBLIES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
     (A_CLASSES, B_CLASSES),
 )
 SECTION = "## Model LEGO (MDA) on Fashion-MNIST"
+FAILED_ASSEMBLY = re.compile(r"^(\w+) (\([\d, ]+\))\+(\([\d, ]+\)): ")
+
+
+def _asse_order() -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    return [(arch, a, b) for arch in ARCHS for a, b in ASSEMBLIES]
+
+
 POOL_PER_CLASS = 1000
 
 
@@ -68,7 +77,10 @@ def data_for_seed(images: np.ndarray, labels: np.ndarray, seed: int) -> dict[str
     return {"train": train, "val": np.concatenate(val), "test": np.concatenate(test), "pool": pool}
 
 
-def run_seed(npz: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_seed(
+    npz: Path, out: Path, seed: int, args: argparse.Namespace, only: set[Any] | None = None
+) -> dict[str, Any]:
+    """One seed's rows; ``only`` restricts it to those (arch, A part, B part) assemblies."""
     images, labels = load_npz(npz)
     split = data_for_seed(images, labels, seed)
     recipes = []
@@ -80,19 +92,24 @@ def run_seed(npz: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[
         ]
     zoo_dir = out / f"zoo_seed{seed}"
     start = time.perf_counter()
-    entries = {
-        e.name: e
-        for e in train_zoo(
-            npz,
-            zoo_dir,
-            recipes=recipes,
-            seed=seed,
-            epochs=args.epochs,
-            max_train_images=args.train_images,
-            max_eval_images=500,
-            threads=1,
-        )
-    }
+    reuse = args.reuse_zoo and (zoo_dir / "zoo.json").exists()
+    entries = (
+        {e.name: e for e in read_zoo(zoo_dir / "zoo.json")}
+        if reuse
+        else {
+            e.name: e
+            for e in train_zoo(
+                npz,
+                zoo_dir,
+                recipes=recipes,
+                seed=seed,
+                epochs=args.epochs,
+                max_train_images=args.train_images,
+                max_eval_images=500,
+                threads=1,
+            )
+        }
+    )
     train_seconds = time.perf_counter() - start
     e0 = next(iter(entries.values()))
 
@@ -140,7 +157,7 @@ def run_seed(npz: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[
         )
 
     for arch in ARCHS:
-        for subset in SUBSETS:
+        for subset in SUBSETS if only is None else ():
             try:
                 r = component(arch, "all", subset)
             except InvalidInput as exc:  # reported, not fatal: e.g. a class the model never gets right
@@ -161,22 +178,32 @@ def run_seed(npz: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[
             )
             print(seed, arch, subset, r.accuracy_base, r.accuracy_component, r.params_after, flush=True)
         for a_part, b_part in ASSEMBLIES:
+            if only is not None and (arch, a_part, b_part) not in only:
+                continue
             try:
                 ca, cb = component(arch, "A", a_part), component(arch, "B", b_part)
-                req = CompositionRequest(finetune_epochs=1, finetune_lr=args.finetune_lr, seed=seed)
-                res = compose(
-                    [ca.component, cb.component],
-                    x_val,
-                    y_val,
-                    req,
-                    eval_images=x_test,
-                    eval_labels=y_test,
-                    train_images=x_tune,
-                    train_labels=y_tune,
-                )
             except InvalidInput as exc:
                 result["errors"].append(f"{arch} {a_part}+{b_part}: {exc}")
                 continue
+            scaling_error = None
+            for scaling in (True, False):
+                req = CompositionRequest(
+                    parameter_scaling=scaling, finetune_epochs=1, finetune_lr=args.finetune_lr, seed=seed
+                )
+                try:
+                    res = compose(
+                        [ca.component, cb.component],
+                        x_val,
+                        y_val,
+                        req,
+                        eval_images=x_test,
+                        eval_labels=y_test,
+                        train_images=x_tune,
+                        train_labels=y_tune,
+                    )
+                    break
+                except InvalidInput as exc:  # scaling impossible: keep the unscaled scores, say why
+                    scaling_error = str(exc)
             n_a, n_b = len(a_part), len(b_part)
             base = (n_a * ca.accuracy_base + n_b * cb.accuracy_base) / (n_a + n_b)
             result["asse"].append(
@@ -185,8 +212,10 @@ def run_seed(npz: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[
                     "task": [list(a_part), list(b_part)],
                     "base": base,
                     "score1_unscaled": res.score1_unscaled,
-                    "score1": res.score1,
+                    "score1": None if scaling_error else res.score1,
                     "score2": res.score2,
+                    "score2_scaled": scaling_error is None,
+                    "scaling_error": scaling_error,
                     "max_abs_diff": res.max_abs_diff,
                     "params": res.params,
                     "flops": res.flops,
@@ -204,7 +233,13 @@ def _task(classes: list[int]) -> str:
     return ",".join(str(c) for c in classes)
 
 
-def _pm(values: list[float]) -> str:
+def _pm(values: list[float | None]) -> str:
+    missing = sum(v is None for v in values)
+    text = _pm_known([v for v in values if v is not None]) if missing < len(values) else "—"
+    return text + (f" ({missing} of {len(values)} impossible)" if missing else "")
+
+
+def _pm_known(values: list[float]) -> str:
     pct = [100 * v for v in values]
     if len(pct) == 1:
         return f"{pct[0]:.2f}"
@@ -296,10 +331,30 @@ def main() -> None:
     parser.add_argument("--finetune-images", type=int, default=3000)
     parser.add_argument("--finetune-lr", type=float, default=1e-3)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument("--reuse-zoo", action="store_true", help="use <out>/zoo_seed<n> when it exists")
+    parser.add_argument(
+        "--fill-failed",
+        action="store_true",
+        help="redo only the assemblies that failed in <out>/mda_fashion.json (reusing the zoo)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
+    if args.fill_failed:
+        args.reuse_zoo = True
+        results = json.loads((args.out / "mda_fashion.json").read_text())
+        for r in results:
+            failed = [m for m in map(FAILED_ASSEMBLY.match, r["errors"]) if m]
+            if not failed:
+                continue
+            only = {(m[1], ast.literal_eval(m[2]), ast.literal_eval(m[3])) for m in failed}
+            extra = run_seed(args.npz, args.out, r["seed"], args, only)
+            r["asse"] += extra["asse"]
+            r["errors"] = [e for e in r["errors"] if not FAILED_ASSEMBLY.match(e)] + extra["errors"]
+            order = {(a, tuple(x), tuple(y)): i for i, (a, x, y) in enumerate(_asse_order())}
+            r["asse"].sort(key=lambda x: order[(x["arch"], tuple(x["task"][0]), tuple(x["task"][1]))])
+        args.seeds = []
     for seed in args.seeds:
         results.append(run_seed(args.npz, args.out, seed, args))
         (args.out / "mda_fashion.json").write_text(json.dumps(results, indent=1) + "\n")
