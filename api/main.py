@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import ui
 from api.body_limits import BodyLimits
 from api.errors import install_error_handlers
 from api.metrics import Metrics, RequestMetrics
@@ -46,4 +47,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (health, jobs, models, datasets, partitions, assemblies, mda, artifacts):
         # every 4xx/5xx is the error envelope; /readyz's 503 is its own HealthOut
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
+    app.include_router(ui.router)  # the web page at /ui (api/ui.py)
     return app

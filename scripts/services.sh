@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up for the test suite:
-# install them from Debian's packages where missing, start them where stopped.
+# install them from Debian's packages where missing, start them where stopped. Chromium too (installed only).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -33,4 +33,6 @@ if ! redis_up; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no
   wait_for redis_up || { echo "Redis did not come up on 127.0.0.1:6379" >&2; exit 1; }
 fi
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; never a downloaded browser.
+command -v chromium >/dev/null || apt_install chromium
 echo "services: PostgreSQL and Redis are up on 127.0.0.1"
