@@ -52,6 +52,10 @@ ASSEMBLIES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
     (A_CLASSES, B_CLASSES),
 )
 SECTION = "## Model LEGO (MDA) on Fashion-MNIST"
+BEGIN, END = (
+    "<!-- mda_fashion tables: written by benchmarks/mda_fashion.py -->",
+    "<!-- /mda_fashion tables -->",
+)
 FAILED_ASSEMBLY = re.compile(r"^(\w+) (\([\d, ]+\))\+(\([\d, ]+\)): ")
 
 
@@ -307,16 +311,23 @@ def tables(results: list[dict[str, Any]]) -> str:
 
 
 def write_results_section(body: str, path: Path) -> None:
-    """Replace this benchmark's section of docs/results.md (or append it), touching nothing else."""
+    """Put the tables in this benchmark's section of docs/results.md, touching nothing else: between
+    the section's table markers when it has them (the prose around them stays), else the section's
+    whole body (appended at the end when there is no section yet)."""
     text = path.read_text()
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-        text = head + SECTION + "\n\n" + body + tail
+    block = f"{BEGIN}\n{body}{END}"
+    if SECTION not in text:
+        path.write_text(text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + block + "\n")
+        return
+    head, rest = text.split(SECTION, 1)
+    nxt = rest.find("\n## ")
+    section, tail = (rest[:nxt], rest[nxt:]) if nxt >= 0 else (rest, "")
+    if BEGIN in section and END in section:
+        before, after = section.split(BEGIN, 1)[0], section.split(END, 1)[1]
+        section = before + block + after
     else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + body
-    path.write_text(text)
+        section = "\n\n" + block + "\n"
+    path.write_text(head + SECTION + section + tail)
 
 
 def main() -> None:
@@ -359,7 +370,9 @@ def main() -> None:
         results.append(run_seed(args.npz, args.out, seed, args))
         (args.out / "mda_fashion.json").write_text(json.dumps(results, indent=1) + "\n")
         (args.out / "mda_fashion.md").write_text(tables(results))
+    (args.out / "mda_fashion.json").write_text(json.dumps(results, indent=1) + "\n")
     md = tables(results)
+    (args.out / "mda_fashion.md").write_text(md)
     print(md)
     if args.write_results:
         write_results_section(md, ROOT / "docs" / "results.md")
