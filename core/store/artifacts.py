@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
@@ -47,6 +47,14 @@ def storage_full(exc: OSError) -> StorageFull:
         "operator to free space (reassembly gc) or enlarge the store",
         details={"errno": errno.errorcode.get(exc.errno or 0, str(exc.errno))},
     )
+
+
+class StoredBlob(NamedTuple):
+    """One blob as a listing sees it: garbage collection leaves young ones alone (a row may follow)."""
+
+    sha256: str
+    size: int
+    modified: float  # seconds since the epoch: file mtime, or the S3 object's LastModified
 
 
 class ArtifactStore(Protocol):
@@ -80,6 +88,10 @@ class ArtifactStore(Protocol):
 
     def iter_shas(self) -> Iterator[str]:
         """Every stored blob's sha256, in no particular order (garbage collection)."""
+        ...
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob with its size and last-modified time, in no particular order."""
         ...
 
     def download_url(self, sha256: str, *, filename: str, media_type: str) -> str | None:
@@ -174,6 +186,14 @@ class LocalArtifactStore:
             sha = path.name
             if _SHA256.match(sha) and path.parent.parent.name == sha[:2] and path.parent.name == sha[2:4]:
                 yield sha
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        for sha in self.iter_shas():
+            try:
+                st = self.path_for(sha).stat()
+            except FileNotFoundError:  # removed since it was listed
+                continue
+            yield StoredBlob(sha, st.st_size, st.st_mtime)
 
     def download_url(self, sha256: str, *, filename: str, media_type: str) -> str | None:
         return None  # always streamed by the API

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
 from core.errors import InvalidInput, NotFound, PayloadTooLarge, ReassemblyError, StorageFull, Unavailable
-from core.store.artifacts import FULL_ERRNOS, INCOMING_PREFIX, storage_full
+from core.store.artifacts import FULL_ERRNOS, INCOMING_PREFIX, StoredBlob, storage_full
 
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -270,6 +270,10 @@ class S3ArtifactStore:
 
     def iter_shas(self) -> Iterator[str]:
         """Every stored blob's sha256 (for garbage collection); other keys under the prefix are skipped."""
+        return (blob.sha256 for blob in self.iter_blobs())
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob with its size and LastModified, from a paginated listing of the prefix."""
         paginator = self.client.get_paginator("list_objects_v2")
         start = f"{self.prefix}/" if self.prefix else ""
         try:
@@ -277,7 +281,7 @@ class S3ArtifactStore:
                 for obj in page.get("Contents", []):
                     sha = obj["Key"].rsplit("/", 1)[-1]
                     if _SHA256.match(sha) and obj["Key"] == self.key_for(sha):
-                        yield sha
+                        yield StoredBlob(sha, int(obj["Size"]), obj["LastModified"].timestamp())
         except Exception as exc:
             raise self._fail(exc, "") from exc
 

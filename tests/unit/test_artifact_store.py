@@ -124,6 +124,17 @@ def test_delete_and_listing(store: ArtifactStore) -> None:
     assert set(store.iter_shas()) == shas - {victim}
 
 
+def test_listing_gives_size_and_age(store: ArtifactStore) -> None:
+    """What garbage collection needs to leave a just-stored blob (whose row may follow) alone."""
+    import time
+
+    before = time.time()
+    sha, size = store.put_bytes(b"x" * 1000)
+    (blob,) = list(store.iter_blobs())
+    assert blob.sha256 == sha and blob.size == size == 1000
+    assert before - 5 <= blob.modified <= time.time() + 5  # S3's LastModified has 1 s resolution
+
+
 def test_put_spooled_gives_a_local_copy_while_open(store: ArtifactStore) -> None:
     data = os.urandom(4096)
     with store.put_spooled(io.BytesIO(data), max_bytes=10_000) as (sha, size, local):
