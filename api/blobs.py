@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from fastapi import UploadFile
@@ -31,7 +32,26 @@ def store_checked(
         try:
             info = check(local)  # a local copy of the stored bytes (the S3 backend's spool file)
         except ReassemblyError:
-            if session.scalar(select(Artifact).where(Artifact.sha256 == sha)) is None:
-                store.delete(sha)
+            discard_blob(store, session, sha)
             raise
     return sha, size, info
+
+
+def discard_blob(store: ArtifactStore, session: Session, sha: str) -> None:
+    """Remove a blob no artifact row (of any owner) names: an upload refused after it was stored.
+    One that a row names stays (the same bytes were uploaded before)."""
+    if session.scalar(select(Artifact.id).where(Artifact.sha256 == sha).limit(1)) is None:
+        store.delete(sha)
+
+
+@contextmanager
+def discarded_on_error(store: ArtifactStore, session: Session, sha: str) -> Iterator[None]:
+    """Whatever refuses a stored upload inside the block (a name taken, a reused key: any
+    ``ReassemblyError``) rolls back the rows the block added and removes the blob unless a row
+    names it."""
+    try:
+        yield
+    except ReassemblyError:
+        session.rollback()
+        discard_blob(store, session, sha)
+        raise

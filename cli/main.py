@@ -131,6 +131,35 @@ def migrate() -> None:
 
 
 @app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be collected.")] = False,
+    older_than: Annotated[
+        float, typer.Option(min=0, help="Grace period in seconds: younger rows and blobs are kept.")
+    ] = 3600.0,
+) -> None:
+    """Collect artifact rows nothing refers to and blobs no row names, older than OLDER_THAN seconds."""
+    from rich.table import Table
+
+    from core.store.artifacts import open_store
+    from core.store.db import session_factory
+    from core.store.gc import collect
+
+    settings = get_settings()
+    with session_factory(settings.resolved_database_url)() as session:
+        report = collect(session, open_store(settings), older_than_s=older_than, dry_run=dry_run)
+    table = Table(title=f"gc{' (dry run: nothing deleted)' if dry_run else ''}, older than {older_than:g} s")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("bytes", justify="right")
+    table.add_row("artifact rows", str(report.rows), str(report.row_bytes))
+    table.add_row("blobs", str(report.blobs), str(report.blob_bytes))
+    table.add_row("  of which temporary files", str(report.temp_files), "")
+    Console().print(table)
+    if report.blob_pass != "done":
+        console.print(f"blob pass {report.blob_pass}")
+
+
+@app.command()
 def openapi(out: Path = Path("openapi.json")) -> None:
     """Write the OpenAPI document (the input of the generated client)."""
     import json

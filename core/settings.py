@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     artifact_redirect_downloads: bool = False
     artifact_presign_seconds: int = Field(300, gt=0, le=7 * 24 * 3600)
 
+    # Every worker's reaper thread runs garbage collection (core.store.gc: artifact rows nothing refers
+    # to and blobs no row names, older than an hour) this often; 0 turns it off (run `reassembly gc`).
+    gc_interval_seconds: float = Field(3600.0, ge=0)
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery import signals
 
@@ -59,13 +60,36 @@ def reap_once() -> int:
     return sent
 
 
+def gc_once() -> None:
+    """One garbage-collection pass (core.store.gc) with the default grace period, logged."""
+    from core.store.artifacts import open_store
+    from core.store.gc import DEFAULT_OLDER_THAN_S, collect
+
+    settings = get_settings()
+    with session_factory(settings.resolved_database_url)() as session:
+        report = collect(session, open_store(settings), older_than_s=DEFAULT_OLDER_THAN_S)
+    if report.rows or report.blobs:
+        log.info(
+            "gc: %d artifact rows (%d bytes) and %d blobs (%d bytes) collected",
+            report.rows, report.row_bytes, report.blobs, report.blob_bytes,
+        )  # fmt: skip
+
+
 def _reaper_loop(stop: threading.Event) -> None:
-    interval = get_settings().reaper_interval_seconds
+    settings = get_settings()
+    interval, gc_every = settings.reaper_interval_seconds, settings.gc_interval_seconds
+    next_gc = time.monotonic() + gc_every
     while not stop.wait(interval):
         try:
             reap_once()
         except Exception:
             log.exception("reaper pass failed")
+        if gc_every > 0 and time.monotonic() >= next_gc:
+            next_gc = time.monotonic() + gc_every
+            try:
+                gc_once()
+            except Exception:
+                log.exception("gc pass failed")
 
 
 _reaper_stop = threading.Event()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.blobs import store_checked
+from api.blobs import discard_blob, discarded_on_error, store_checked
 from api.deps import OwnerDep, SessionDep, StoreDep
 from api.jobs_service import wait_for_job
 from api.owned import BINARY, ScopeDep, owned, read_routes
@@ -18,13 +18,13 @@ from api.schemas import JobOut
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.starting import JobStarter, StarterDep
 from api.uploads import read_safetensors_header
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, StorageFull
 from core.limits import MAX_CLASSES, check_input_size
 from core.model_kwargs import check_model_kwargs
-from core.store.artifacts import record_artifact
+from core.store.artifacts import ArtifactStore, record_artifact
 from core.store.dependents import delete_unused
 from core.store.ids import new_id
-from core.store.models import Job, Model
+from core.store.models import Artifact, Job, Model
 
 router = APIRouter(tags=["models"])
 read_routes(router, "models", Model, ModelOut)
@@ -49,18 +49,26 @@ def _new_model(session: Session, owner: str, **fields: Any) -> Model:
     return model
 
 
-def _register(jobs: JobStarter, model: Model, body: Any) -> tuple[Model, Job]:
+def _register(
+    jobs: JobStarter, model: Model, body: Any, store: ArtifactStore | None = None
+) -> tuple[Model, Job]:
     """Start the registration job and wait for it, holding no database connection meanwhile."""
     job = jobs.start_for(model, "register_model", body)
     model_id, session, sessions = model.id, jobs.session, jobs.sessions
     session.close()
     job = wait_for_job(sessions, job.id, jobs.settings.register_wait_seconds)
     if job.status == "failed":
-        # Registration never produced a usable model: free the name and say why.
+        # Registration never produced a usable model: free the name, and the uploaded weights' row
+        # and blob unless something else uses them; say why.
         row = session.get(Model, model_id)
         if row is not None and row.status != "ready":
-            session.delete(row)
+            weights = session.get(Artifact, row.weights_artifact_id) if row.weights_artifact_id else None
+            delete_unused(session, row, check=False)
             session.commit()
+            if weights is not None and store is not None:
+                discard_blob(store, session, weights.sha256)
+        if job.error_code == StorageFull.code:
+            raise StorageFull(job.error_message or "the artifact storage is full", details=job.error_details)
         raise InvalidInput(
             job.error_message or "registration failed", details=job.error_details or {}, code=job.error_code
         )
@@ -137,34 +145,35 @@ def upload_model(
         "mean": norm_mean,
         "std": norm_std,
     }
-    replay = jobs.replayed("register_model", body, Model)
-    if replay is not None:
-        return _out(*replay, response=response)
-    artifact = record_artifact(
-        session,
-        sha,
-        nbytes,
-        owner=owner,
-        media_type="application/octet-stream",
-        filename=f"{name}.safetensors",
-    )
-    model = _new_model(
-        session,
-        owner,
-        name=name,
-        architecture=architecture,
-        source="upload",
-        pretrained=False,
-        model_kwargs=kwargs,
-        num_classes=num_classes or 0,
-        input_size=size,
-        class_names=names,
-        weights_artifact_id=artifact.id,
-        mean=norm_mean,
-        std=norm_std,
-        metrics=extra_metrics,
-    )
-    return _out(*_register(jobs, model, body), response=response)
+    with discarded_on_error(store, session, sha):  # a 409 (name taken, key reused) keeps no blob
+        replay = jobs.replayed("register_model", body, Model)
+        if replay is not None:
+            return _out(*replay, response=response)
+        artifact = record_artifact(
+            session,
+            sha,
+            nbytes,
+            owner=owner,
+            media_type="application/octet-stream",
+            filename=f"{name}.safetensors",
+        )
+        model = _new_model(
+            session,
+            owner,
+            name=name,
+            architecture=architecture,
+            source="upload",
+            pretrained=False,
+            model_kwargs=kwargs,
+            num_classes=num_classes or 0,
+            input_size=size,
+            class_names=names,
+            weights_artifact_id=artifact.id,
+            mean=norm_mean,
+            std=norm_std,
+            metrics=extra_metrics,
+        )
+    return _out(*_register(jobs, model, body, store), response=response)
 
 
 def _json_form(field: str, raw: str, kind: type) -> Any:

@@ -178,3 +178,33 @@ def test_another_owners_components_and_compositions_are_404_and_cannot_be_compos
         "/v1/compositions", json={"component_ids": parts, "scaling_dataset_id": dataset}, headers=ALICE
     )
     assert ok.status_code == 202 and ok.json()["job"]["kind"] == "composition", ok.text
+
+
+def test_another_owner_cannot_delete_a_dataset_partition_or_assembly(
+    two_owners: TestClient, pg_url: str
+) -> None:
+    from core.store.db import session_factory
+    from core.store.ids import new_id
+    from core.store.models import AssemblyRow, PartitionRow
+
+    dataset = _upload(two_owners, ALICE, "alice-keep", _npz())["id"]
+    partition, assembly = new_id("par"), new_id("asm")
+    with session_factory(pg_url)() as s:
+        s.add(PartitionRow(id=partition, owner="alice", status="failed", model_ids=[],
+                           probe_dataset_id=dataset, config={}))  # fmt: skip
+        s.flush()
+        s.add(AssemblyRow(id=assembly, owner="alice", status="failed", partition_id=partition,
+                          target_dataset_id=dataset, config={}))  # fmt: skip
+        s.commit()
+    urls = [f"/v1/assemblies/{assembly}", f"/v1/partitions/{partition}", f"/v1/datasets/{dataset}"]
+    for url in urls:
+        r = two_owners.delete(url, headers=BOB)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (url, r.text)
+        unknown = two_owners.delete(url.rsplit("/", 1)[0] + "/xyz_unknown", headers=BOB)
+        assert (
+            unknown.json()["error"]["message"].replace("xyz_unknown", url.rsplit("/", 1)[1])
+            == (r.json()["error"]["message"])
+        )  # nothing tells Bob the id exists
+    for url in urls:  # still Alice's, and hers to delete (dependents first)
+        assert two_owners.get(url, headers=ALICE).status_code == 200, url
+        assert two_owners.delete(url, headers=ALICE).status_code == 204, url
