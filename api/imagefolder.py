@@ -128,7 +128,8 @@ def _check_name(info: zipfile.ZipInfo) -> None:
             "(`zip -r` without `--symlinks`)",
             details={"member": name, "reason": "symlink"},
         )
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    kind = stat.S_IFMT(mode)  # 0 when the writer set no file type (Python's writestr, DOS/Windows tools)
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         raise InvalidInput(
             f"member {name!r} is not a regular file (mode {oct(mode)}); {HINT}",
             details={"member": name, "reason": "special_file"},

@@ -130,7 +130,11 @@ def test_jpeg_and_png_imagefolder_has_the_labels_and_shape_of_the_npz(client: Te
         for i, px in enumerate(images):
             fmt, ext = ("JPEG", "jpg") if i % 2 == 0 else ("PNG", "png")
             members[f"{cls}/img_{i:02d}.{ext}"] = _encode(px, fmt)  # no top folder this time
-    r = _upload(client, "if-mixed", _zip(members))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # plain writestr: no file type in the mode bits (0o600 only)
+        for name, data in members.items():
+            zf.writestr(name, data)
+    r = _upload(client, "if-mixed", buf.getvalue())
     assert r.status_code == 201, r.text
     ds = r.json()
     names = sorted(by_class)
