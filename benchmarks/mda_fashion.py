@@ -37,7 +37,7 @@ import torch
 
 from core.errors import InvalidInput
 from core.mda.entry import compose, make_component
-from core.mda.request import ComponentRequest, CompositionRequest
+from core.mda.request import ComponentRequest, CompositionRequest, ThresholdsIn
 from core.zoo.data import load_npz, prepare, stratified_split
 from core.zoo.train import HOLDOUT_FRACTION, ZooRecipe, load_zoo_model, read_zoo, train_zoo
 
@@ -52,6 +52,8 @@ ASSEMBLIES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
     (A_CLASSES, B_CLASSES),
 )
 SECTION = "## Model LEGO (MDA) on Fashion-MNIST"
+SWEEP_SUBSETS: tuple[tuple[int, ...], ...] = ((0, 1, 2), (3, 4, 5, 6, 7, 8, 9), (2, 4, 6))
+SWEEP_SCALES = (1.0, 0.5, 0.0)  # all four thresholds times this
 BEGIN, END = (
     "<!-- mda_fashion tables: written by benchmarks/mda_fashion.py -->",
     "<!-- /mda_fashion tables -->",
@@ -136,7 +138,9 @@ def run_seed(
     for name, e in entries.items():
         result["models"][name] = {"accuracy": e.accuracy, "params": e.params, "classes": list(e.classes)}
 
-    def component(arch: str, part: str, subset: tuple[int, ...]) -> Any:
+    def component(
+        arch: str, part: str, subset: tuple[int, ...], thresholds: ThresholdsIn | None = None
+    ) -> Any:
         e = entries[f"{arch}_{part}"]
         model = load_zoo_model(e, zoo_dir / e.weights_file)
         lookup = {c: i for i, c in enumerate(e.classes)}
@@ -150,6 +154,7 @@ def run_seed(
             arch_kwargs={"num_classes": e.num_classes, "in_chans": e.input_size[0], **e.kwargs},
             input_size=e.input_size,
             seed=seed,
+            thresholds=thresholds or ThresholdsIn(),
         )
         return make_component(
             model,
@@ -160,6 +165,19 @@ def run_seed(
             eval_labels=local(y_test[keep_test]),
         )
 
+    if args.sweep:
+        for arch in ARCHS:
+            for subset in SWEEP_SUBSETS:
+                for scale in SWEEP_SCALES:
+                    t = ThresholdsIn(**{k: v * scale for k, v in ThresholdsIn().model_dump().items()})
+                    r = component(arch, "all", subset, t)
+                    row = {"arch": arch, "classes": list(subset), "scale": scale, "base": r.accuracy_base}
+                    row |= {"disa": r.accuracy_component, "params": [r.params_before, r.params_after]}
+                    result["sweep"].append(row)
+                    print(
+                        seed, "sweep", arch, subset, scale, r.accuracy_component, r.params_after, flush=True
+                    )
+        return result
     for arch in ARCHS:
         for subset in SUBSETS if only is None else ():
             try:
@@ -310,6 +328,25 @@ def tables(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| Arch | Task | Base | " + " | ".join(f"Disa. (α, β × {x:g})" for x in SWEEP_SCALES) + " |",
+        "|---|---|---|" + "---|" * len(SWEEP_SCALES),
+    ]
+    for arch in ARCHS:
+        for subset in SWEEP_SUBSETS:
+            mine = {r["scale"]: r for r in rows if r["arch"] == arch and tuple(r["classes"]) == subset}
+            if not mine:
+                continue
+            cells = [
+                f"{100 * mine[x]['disa']:.2f} ({mine[x]['params'][1]:,} p.)" if x in mine else "—"
+                for x in SWEEP_SCALES
+            ]
+            base = 100 * next(iter(mine.values()))["base"]
+            lines.append(f"| {arch} | {_task(list(subset))} | {base:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results_section(body: str, path: Path) -> None:
     """Put the tables in this benchmark's section of docs/results.md, touching nothing else: between
     the section's table markers when it has them (the prose around them stays), else the section's
@@ -342,6 +379,11 @@ def main() -> None:
     parser.add_argument("--finetune-images", type=int, default=3000)
     parser.add_argument("--finetune-lr", type=float, default=1e-3)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the threshold sweep (α, β × 1, 0.5, 0) → <out>/mda_sweep.md",
+    )
     parser.add_argument("--reuse-zoo", action="store_true", help="use <out>/zoo_seed<n> when it exists")
     parser.add_argument(
         "--fill-failed",
@@ -366,6 +408,12 @@ def main() -> None:
             order = {(a, tuple(x), tuple(y)): i for i, (a, x, y) in enumerate(_asse_order())}
             r["asse"].sort(key=lambda x: order[(x["arch"], tuple(x["task"][0]), tuple(x["task"][1]))])
         args.seeds = []
+    if args.sweep:
+        rows = [row for seed in args.seeds for row in run_seed(args.npz, args.out, seed, args)["sweep"]]
+        (args.out / "mda_sweep.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (args.out / "mda_sweep.md").write_text(sweep_table(rows))
+        print(sweep_table(rows))
+        return
     for seed in args.seeds:
         results.append(run_seed(args.npz, args.out, seed, args))
         (args.out / "mda_fashion.json").write_text(json.dumps(results, indent=1) + "\n")

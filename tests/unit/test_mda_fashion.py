@@ -96,6 +96,7 @@ def component(zoo: dict[str, Any], arch: str, part: str, subset: list[int]) -> C
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_component_is_smaller_and_as_accurate(fashion_zoo: dict[str, Any], arch: str) -> None:
     r = component(fashion_zoo, arch, "A", SUBSET)
@@ -113,6 +114,7 @@ def test_component_is_smaller_and_as_accurate(fashion_zoo: dict[str, Any], arch:
     assert r.accuracy_component >= r.accuracy_base - 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_disjoint_components_compose_into_a_ten_class_model(
     fashion_zoo: dict[str, Any], arch: str, tmp_path: Path
