@@ -173,6 +173,10 @@ def test_another_owners_components_and_compositions_are_404_and_cannot_be_compos
     mine = two_owners.get(f"/v1/components/{parts[0]}", headers=ALICE)
     assert mine.status_code == 200 and mine.json()["result"]["class_labels"] == [0]
     assert two_owners.get(f"/v1/compositions/{composition}", headers=ALICE).json()["component_ids"] == parts
+    pending = two_owners.post(  # her model's registration job never ran here: not ready
+        "/v1/components", json={"model_id": model, "dataset_id": dataset, "classes": [0]}, headers=ALICE
+    )
+    assert pending.status_code == 409 and "not ready" in pending.json()["error"]["message"], pending.text
     # Alice may compose her own components (queued: no worker), with the same body Bob was refused.
     ok = two_owners.post(
         "/v1/compositions", json={"component_ids": parts, "scaling_dataset_id": dataset}, headers=ALICE
