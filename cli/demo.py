@@ -25,6 +25,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from cli.keys import LOCAL_KEY_FILE, read_local_key
 from cli.zoo_client import register_zoo
 from core.transfer_task import TRANSFER_TASK, rotated_inverted
 
@@ -102,8 +103,11 @@ def run_demo(data_dir: Path) -> None:
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
             _wait_ready(client, server, log)
+            # serve created its local admin key before it answered; the API requires it from then on
+            client.headers["Authorization"] = f"Bearer {read_local_key(data_dir)}"
             console.rule("[bold]1. The embedded service and a job round trip")
             console.print(f"service at {base} (SQLite, filesystem broker, one worker; log in {log})")
+            console.print(f"  requests send the local API key from {data_dir / LOCAL_KEY_FILE} (mode 0600)")
             job = client.post("/v1/jobs:canary", json={"seconds": 1}).json()
             _wait_job(client, job["id"], "canary")
 
