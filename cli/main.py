@@ -155,8 +155,6 @@ def gc(
     table.add_row("blobs", str(report.blobs), str(report.blob_bytes))
     table.add_row("  of which temporary files", str(report.temp_files), "")
     Console().print(table)
-    if report.blob_pass != "done":
-        console.print(f"blob pass {report.blob_pass}")
 
 
 @app.command()

@@ -40,7 +40,6 @@ class GcReport:
     blobs: int = 0  # files removed from the store (or that would be)
     blob_bytes: int = 0
     temp_files: int = 0  # of those, stale .incoming-* files
-    blob_pass: str = "done"  # or why it was skipped
     row_ids: list[str] = field(default_factory=list)
     blob_paths: list[str] = field(default_factory=list)
 
@@ -96,9 +95,9 @@ def collect(
     """Delete orphan artifact rows and unnamed blobs older than ``older_than_s`` (commits the rows
     unless ``dry_run``) and say what went, with the bytes freed.
 
-    The blob pass needs each blob's age for the grace period, which only the local directory gives
-    (mtime); on another backend only rows are collected (``report.blob_pass`` says so) and the
-    bucket's own lifecycle rules must expire unnamed objects."""
+    Blob ages come from the file's mtime in the local directory (and a blob is moved aside before it
+    is removed, so a copy renamed into place meanwhile survives), from the listing's LastModified on
+    another backend (``ArtifactStore.iter_blobs``)."""
     report = GcReport(dry_run=dry_run, older_than_s=older_than_s)
     rows = orphan_rows(session, older_than_s=older_than_s)
     if dry_run:
@@ -115,10 +114,17 @@ def collect(
     if gone:  # a dry run did not delete them: count their blobs as if it had
         still = still.where(Artifact.id.not_in(gone))
     named = set(session.scalars(still))
-    if not isinstance(store, LocalArtifactStore):
-        report.blob_pass = f"skipped: {type(store).__name__} gives no blob ages for the grace period"
-        return report
     cutoff = time.time() - older_than_s
+    if not isinstance(store, LocalArtifactStore):  # S3: the listing's LastModified is the age
+        for blob in store.iter_blobs():
+            if blob.sha256 in named or blob.modified >= cutoff:
+                continue
+            if not dry_run:
+                store.delete(blob.sha256)
+            report.blobs += 1
+            report.blob_bytes += blob.size
+            report.blob_paths.append(blob.sha256)
+        return report
     for path in _store_files(store.root):
         if path.name in named:
             continue
