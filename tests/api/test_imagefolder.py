@@ -262,3 +262,43 @@ def test_npz_uploads_are_still_read_as_npz(client: TestClient) -> None:
     r = _upload(client, "npz-wrong-keys", buf.getvalue(), filename="d.npz")
     assert r.status_code == 422
     assert "'images' and 'labels'" in r.json()["error"]["message"]
+
+
+def test_fuzz_imagefolder_is_accepted_or_4xx_with_reason() -> None:
+    """Byte-mutated and truncated ImageFolder zips: an npz, or a 4xx ``ReassemblyError`` with a message —
+    never another exception (which the API would answer with a 500)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from api.errors import status_for
+    from api.imagefolder import imagefolder_to_npz
+    from core.errors import ReassemblyError
+
+    base = _zip(
+        {f"{c}/{i}.png": _png() for c in ("a", "b") for i in range(2)}
+        | {"b/2.jpg": _encode(np.zeros((28, 28), np.uint8), "JPEG")}
+    )
+    outcomes: dict[str, int] = {}
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(
+        cuts=st.lists(st.tuples(st.integers(0, len(base) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+        truncate=st.one_of(st.none(), st.integers(0, len(base))),
+    )
+    def run(cuts: list[tuple[int, int]], truncate: int | None) -> None:
+        data = bytearray(base)
+        for at, value in cuts:
+            data[at] = value
+        if truncate is not None:
+            data = data[:truncate]
+        try:
+            imagefolder_to_npz(io.BytesIO(bytes(data)))
+            outcomes["accepted"] = outcomes.get("accepted", 0) + 1
+        except ReassemblyError as exc:
+            status = status_for(exc)
+            assert 400 <= status < 500 and exc.message, (status, exc.message)
+            outcomes[str(status)] = outcomes.get(str(status), 0) + 1
+
+    run()
+    print("imagefolder fuzz outcomes:", outcomes)
+    assert sum(outcomes.values()) >= 200 and len(outcomes) >= 2
