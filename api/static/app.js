@@ -432,7 +432,6 @@
       const rows = s.blocks.map((b) => {
         const anchor = b.model_id === s.anchor.model_id && b.first_node === s.anchor.first_node;
         return [
-          el("span", { class: "swatch", "data-color": colorOf(b.model_id) }),
           modelLink(b.model_id, b.model_name),
           `${b.first_node}–${b.last_node}`,
           el("code", {}, b.first_path + " → " + b.last_path),
@@ -441,7 +440,7 @@
           anchor ? "anchor" : b.similarity_to_anchor.toFixed(3),
         ];
       });
-      return el("div", { class: "set", "data-set": String(s.index) }, el("h3", {}, `Set ${s.index}`), table(["", "Model", "Nodes", "Paths", "Params", "FLOPs", "Similarity to anchor"], rows));
+      return el("div", { class: "set", "data-set": String(s.index) }, el("h3", {}, `Set ${s.index}`), table(["Model", "Nodes", "Paths", "Params", "FLOPs", "Similarity to anchor"], rows));
     });
     content.replaceChildren(
       section("Partition", facts),
@@ -585,7 +584,11 @@
     content.replaceChildren(
       section("Result", summary, el("p", {}, download)),
       section("Chosen chain", chain(c)),
-      section("Validation accuracy per epoch", epochChart(series.filter((s) => s.points.length))),
+      section(
+        "Validation accuracy per epoch",
+        epochChart(series.filter((s) => s.points.length)),
+        el("p", { class: "muted" }, "Epoch 0 is the closed-form head before any training; each network keeps its best validation epoch.")
+      ),
       section("Finalists", finalists),
       section("Zoo models under the budget", zoo)
     );
@@ -594,9 +597,10 @@
 
   async function jobsPage() {
     const page = await getJSON("/v1/jobs?limit=100");
+    let streams = 0; // a browser opens about six connections per host: keep some for everything else
     const rows = page.items.map((j) => {
       const w = jobWidget(j);
-      if (!TERMINAL.has(j.status)) w.watch().then(w.update);
+      if (!TERMINAL.has(j.status) && streams++ < 4) w.watch().then(w.update);
       return [w.node, subjectLink(j), when(j.created_at)];
     });
     content.replaceChildren(section("Recent jobs", page.items.length ? table(["Job", "Subject", "Created"], rows, { id: "jobs" }) : el("p", { class: "muted" }, "No jobs yet.")));

@@ -1,8 +1,9 @@
 """A live service for the browser tests: the API over HTTP (uvicorn, with two owners' tokens), one real
 worker, the tiny trained zoo, one partition and one small assembly, and headless Debian Chromium.
 
-The service has its own database and broker (``redis_test_db(4)``): the API tests' ``live`` service
-runs in the same session with its own, and a worker must never take the other service's messages.
+The service has its own database and its own private redis-server on a free port as the broker: the
+API tests' ``live`` service runs in the same session, and other runs share the Redis test databases;
+a worker that took another service's messages would leave this one's jobs waiting for the reaper.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from core.store.migrate import upgrade
-from tests.conftest import drop_pg_database, make_pg_database, redis_test_db
+from tests.conftest import drop_pg_database, make_pg_database
 from tests.system.processes import free_port, reassembly, service_env, start, stop, wait_ready
 
 ALICE, BOB = "alice-token", "bob-token"
@@ -55,11 +57,12 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    data = tmp_path_factory.mktemp("browser-service")
+    redis_port = free_port()
+    broker_proc = _start_redis(redis_port, data / "redis.log")
+    broker = f"redis://127.0.0.1:{redis_port}/0"
     db_url = make_pg_database()
     upgrade(db_url)
-    broker = redis_test_db(4)
-    redis.Redis.from_url(broker).flushdb()
-    data = tmp_path_factory.mktemp("browser-service")
     env = service_env(
         REASSEMBLY_DATABASE_URL=db_url,
         REASSEMBLY_BROKER_URL=broker,
@@ -82,7 +85,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         stop(server)
         stop(worker)
+        stop(broker_proc)
         drop_pg_database(db_url)
+
+
+def _start_redis(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """A private redis-server on loopback, without persistence."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: `make services` (scripts/services.sh) installs it")
+    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = start(cmd, service_env(), log)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                client.close()
+                return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    stop(proc)
+    raise AssertionError(f"redis-server on port {port} did not start:\n{log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="session")
