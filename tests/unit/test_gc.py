@@ -180,3 +180,43 @@ def test_gc_on_the_s3_backend_spares_named_and_young_blobs(pg_url: str, tmp_path
         with session_factory(pg_url)() as s:
             collect(s, store, older_than_s=-60)
         assert not store.exists(unnamed)
+
+
+def test_the_workers_reaper_thread_runs_gc_every_gc_interval(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real reaper loop of ``worker.tasks`` with gc every 0.5 s: an hour-old orphan goes."""
+    import threading
+
+    from core.settings import get_settings
+
+    made = _setup(pg_url, tmp_path / "artifacts")
+    shas, ids = made["shas"], made["ids"]
+    assert isinstance(shas, dict) and isinstance(ids, dict)
+    for name, value in {
+        "DATABASE_URL": pg_url, "DATA_DIR": str(tmp_path), "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "REAPER_INTERVAL_SECONDS": "0.1", "GC_INTERVAL_SECONDS": "0.5",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"REASSEMBLY_{name}", value)
+    get_settings.cache_clear()
+    from worker.tasks import _reaper_loop
+
+    stop = threading.Event()
+    thread = threading.Thread(target=_reaper_loop, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with session_factory(pg_url)() as s:
+                if s.get(Artifact, ids["orphan_old"]) is None:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the reaper thread did not collect the orphan row within 20 s")
+    finally:
+        stop.set()
+        thread.join(5)
+        get_settings.cache_clear()
+    assert not (tmp_path / "artifacts" / ".incoming-stale").exists()
+    with session_factory(pg_url)() as s:
+        assert s.get(Artifact, ids["used"]) is not None
