@@ -419,9 +419,10 @@
     }
     const names = new Map();
     for (const s of p.sets) for (const b of s.blocks) names.set(b.model_id, b.model_name);
+    const probe = await getJSON("/v1/datasets/" + enc(p.probe_dataset_id)).catch(() => null);
     const facts = dl([
       ["Models", p.model_ids.map((id, i) => [i ? ", " : "", modelLink(id, names.get(id) || id)])],
-      ["Probe dataset", p.probe_dataset_id],
+      ["Probe dataset", probe ? `${probe.name} (${p.config.probe_images} of ${probe.num_images} images)` : p.probe_dataset_id],
       ["Sets K", String(p.config.k)],
       ["ε", String(p.config.epsilon)],
       ["Size measure", String(p.config.size_measure)],
@@ -440,7 +441,7 @@
           anchor ? "anchor" : b.similarity_to_anchor.toFixed(3),
         ];
       });
-      return el("div", { class: "set", "data-set": String(s.index) }, el("h3", {}, `Set ${s.index}`), table(["Model", "Nodes", "Paths", "Params", "FLOPs", "Similarity to anchor"], rows));
+      return el("div", { class: "set", "data-set": String(s.index) }, el("h3", {}, `Set ${s.index}`, el("span", { class: "muted" }, ` · anchor ${s.anchor.model_name} ${s.anchor.first_path} → ${s.anchor.last_path}`)), table(["Model", "Nodes", "Paths", "Params", "FLOPs", "Similarity to anchor"], rows));
     });
     content.replaceChildren(
       section("Partition", facts),
@@ -579,7 +580,7 @@
     );
     const zoo = table(
       ["Zoo model", "Params", "FLOPs", "Validation", "Held-out"],
-      a.zoo_models.map((z) => [z.model_name || z.model_id, compact(z.built_params), compact(z.built_flops), pct(z.validation_accuracy), pct(z.heldout_accuracy)])
+      a.zoo_models.map((z) => [[z.model_name || z.model_id, base && z.model_id === base.model_id ? el("strong", {}, " (baseline)") : null], compact(z.built_params), compact(z.built_flops), pct(z.validation_accuracy), pct(z.heldout_accuracy)])
     );
     content.replaceChildren(
       section("Result", summary, el("p", {}, download)),

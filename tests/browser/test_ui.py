@@ -35,9 +35,16 @@ def login(page: Any, token: str, path: str = "/ui") -> None:
 
 
 def shot(page: Any, tmp_path: Path, name: str) -> None:
-    for folder in screenshot_dirs(tmp_path):
+    """A full-page screenshot into the test's folder; copies elsewhere as 256-colour PNGs (to commit)."""
+    from PIL import Image
+
+    first, *others = screenshot_dirs(tmp_path)
+    page.screenshot(path=str(first / f"{name}.png"), full_page=True)
+    for folder in others:
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        image = Image.open(first / f"{name}.png").convert("RGB")
+        small = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        small.save(folder / f"{name}.png", optimize=True)
 
 
 def no_errors(page: Any, allow: tuple[str, ...] = ()) -> None:
@@ -52,7 +59,7 @@ def compact(n: int) -> str:  # the page's number format (app.js `compact`)
     return str(n)
 
 
-def test_zoo_page_lists_the_models(page: Any, zoo: list[dict], tmp_path: Path) -> None:
+def test_zoo_page_lists_the_models(page: Any, zoo: list[dict], fashion: dict, tmp_path: Path) -> None:
     login(page, ALICE)
     rows = page.locator("#models tbody tr")
     expect(rows.first).to_be_visible()
@@ -68,6 +75,9 @@ def test_zoo_page_lists_the_models(page: Any, zoo: list[dict], tmp_path: Path) -
         expect(cells.nth(8)).to_have_text("done")
     families = set(page.locator("#models tbody tr td:nth-child(4)").all_inner_texts())
     assert len(families) >= 3, families  # the zoo mixes architectures
+    expect(page.locator(f"#probe-dataset option[value='{fashion['id']}']")).to_have_text(
+        f"{fashion['name']} ({fashion['num_images']} images)"
+    )
     shot(page, tmp_path, "zoo")
     no_errors(page)
 
