@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from cli.keys import keys_app
+from cli.resources import GROUPS
 from core.settings import Settings, get_settings
 
 app = typer.Typer(help="Reassembly: reassemble pretrained networks under a budget.", no_args_is_help=True)
@@ -22,6 +23,8 @@ zoo_app = typer.Typer(
 )
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(keys_app, name="keys")
+for group in GROUPS:  # the remote commands: models, datasets, partitions, … over the generated client
+    app.add_typer(group)
 console = Console(stderr=True)
 WORKER_SHUTDOWN_GRACE_S = 15.0  # then SIGKILL: leased jobs are re-run elsewhere, never lost
 

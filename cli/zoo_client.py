@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,22 @@ def register_zoo(client: httpx.Client, zoo_dir: Path, *, prefix: str = "") -> li
                     ),
                 },
             )
+        if r.status_code == 202:  # the registration job outlasted the API's wait: follow it
+            created.append(_when_registered(client, r.json()))
+            continue
         if r.status_code != 201:
             raise RuntimeError(f"registering {entry['name']} failed ({r.status_code}): {r.text}")
         created.append(r.json())
     return created
+
+
+def _when_registered(client: httpx.Client, model: dict[str, Any], timeout_s: float = 600) -> dict[str, Any]:
+    """The model once its registration job succeeded; RuntimeError with the job's reason otherwise."""
+    deadline = time.monotonic() + timeout_s
+    job: dict[str, Any] = model["job"]
+    while job["status"] not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/v1/jobs/{job['id']}").json()
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"registering {model['name']} {job['status']}: {job.get('error_message')}")
+    return dict(client.get(f"/v1/models/{model['id']}").json())

@@ -80,3 +80,56 @@ def fashion_dataset(live: LiveService) -> dict:
         )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+@pytest.fixture(scope="session")
+def live_url(live: LiveService) -> Iterator[str]:
+    """The live service on a real loopback port, for clients that speak HTTP (the CLI, a browser)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.main import create_app
+    from tests.system.processes import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(live.settings, migrate=False), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+MDA_A, MDA_B = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
+
+
+@pytest.fixture(scope="session")
+def mda_models(live: LiveService, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """name → registered model: vgg_A, vgg_B (vgg_mda on A = classes 0–4, on B = 5–9) and resnet_A
+    (resnet_mda on A), for the Model LEGO tests. The tiny zoo is not used there: trained for one
+    epoch on 192 images its models predict one class, and a component needs correctly classified
+    images of every class it keeps. Two epochs on 1,000 images each: about 10 s on one thread."""
+    from cli.zoo_client import register_zoo
+    from core.zoo.data import bundled_subset_path
+    from core.zoo.train import ZooRecipe, train_zoo
+
+    out = tmp_path_factory.mktemp("mda-zoo")
+    recipes = [
+        ZooRecipe("vgg_A", "vgg_mda", classes=MDA_A, seed_offset=1),
+        ZooRecipe("vgg_B", "vgg_mda", classes=MDA_B, seed_offset=2),
+        ZooRecipe("resnet_A", "resnet_mda", classes=MDA_A, seed_offset=3),
+    ]
+    train_zoo(
+        bundled_subset_path(), out, epochs=2, max_train_images=1000, max_eval_images=200,
+        seed=0, threads=1, recipes=recipes,
+    )  # fmt: skip
+    return {m["name"].removeprefix("mda-"): m for m in register_zoo(live.client, out, prefix="mda-")}

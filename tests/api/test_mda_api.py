@@ -1,11 +1,8 @@
 """Model LEGO over HTTP with a real worker, PostgreSQL and Redis: components and compositions of
 small CNNs trained on the bundled Fashion-MNIST subset by the zoo tooling.
 
-The tiny zoo of the other API tests is not used: trained for one epoch on 192 images, its models
-predict one class, and a component needs correctly classified images of every class it keeps. Here
-``vgg_mda`` is trained on the disjoint halves A = classes 0–4 and B = 5–9 (two models of one
-architecture, as the paper composes them) and ``resnet_mda`` on A (another architecture), for two
-epochs on 1,000 images each: about 10 s on one thread.
+The models are the ``mda_models`` fixture of tests/api/conftest.py (vgg_mda on classes 0–4 and on
+5–9, resnet_mda on 0–4).
 """
 
 from __future__ import annotations
@@ -18,28 +15,6 @@ import pytest
 import torch
 
 from tests.api.conftest import LiveService, wait_job
-
-A, B = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
-
-
-@pytest.fixture(scope="module")
-def mda_models(live: LiveService, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """name → registered model: vgg_A, vgg_B (vgg_mda on A, on B) and resnet_A (resnet_mda on A)."""
-    from cli.zoo_client import register_zoo
-    from core.zoo.data import bundled_subset_path
-    from core.zoo.train import ZooRecipe, train_zoo
-
-    out = tmp_path_factory.mktemp("mda-zoo")
-    recipes = [
-        ZooRecipe("vgg_A", "vgg_mda", classes=A, seed_offset=1),
-        ZooRecipe("vgg_B", "vgg_mda", classes=B, seed_offset=2),
-        ZooRecipe("resnet_A", "resnet_mda", classes=A, seed_offset=3),
-    ]
-    train_zoo(
-        bundled_subset_path(), out, epochs=2, max_train_images=1000, max_eval_images=200,
-        seed=0, threads=1, recipes=recipes,
-    )  # fmt: skip
-    return {m["name"].removeprefix("mda-"): m for m in register_zoo(live.client, out, prefix="mda-")}
 
 
 def _component(live: LiveService, model: dict, dataset: dict, **body: object) -> dict:
