@@ -240,3 +240,22 @@ def test_markup_in_names_is_shown_as_text_and_never_runs(page: Any, site: Site, 
     shell = site.api.get('/ui/models/x"onload="1')
     assert shell.status_code == 404
     no_errors(page)
+
+
+def test_job_page_follows_a_running_job_live(page: Any, site: Site) -> None:
+    """A job's page shows its progress as the stream reports it, then its result."""
+    job = site.api.post("/v1/jobs:canary", json={"seconds": 4}).json()
+    login(page, ALICE, f"/ui/jobs/{job['id']}")
+    expect(page.locator(".job progress")).to_be_visible()
+    page.evaluate(
+        """() => { window.__progress = [];
+        const bar = document.querySelector('.job progress');
+        const note = () => window.__progress.push(bar.value); note();
+        new MutationObserver(note).observe(bar, {attributes: true}); }"""
+    )
+    expect(page.locator("[data-testid=job-status]")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#result")).to_contain_text("slept_seconds")
+    expect(page.locator("#cancel")).to_be_disabled()
+    seen = page.evaluate("window.__progress")
+    assert any(0 < p < 1 for p in seen) and seen[-1] == 1, seen  # moved while it ran, not only at the end
+    no_errors(page)
