@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import ReassemblyError
-from core.settings import Settings
 from core.store.artifacts import ArtifactStore
 from core.store.models import Artifact
 
@@ -22,13 +21,13 @@ def store_checked(
     store: ArtifactStore,
     session: Session,
     upload: UploadFile,
-    settings: Settings,
+    max_bytes: int,
     check: Callable[..., Info],
 ) -> tuple[str, int, Info]:
-    """Stream the upload into the store (up to the size limit), run ``check`` on the stored file and
-    return (sha256, size, what the check found). A refused file's blob is removed unless another
-    artifact row already uses the same bytes."""
-    with store.put_spooled(upload.file, max_bytes=settings.max_upload_bytes) as (sha, size, local):
+    """Stream the upload into the store (up to ``max_bytes``: 413 beyond), run ``check`` on the
+    stored file and return (sha256, size, what the check found). A refused file's blob is removed
+    unless another artifact row already uses the same bytes."""
+    with store.put_spooled(upload.file, max_bytes=max_bytes) as (sha, size, local):
         try:
             info = check(local)  # a local copy of the stored bytes (the S3 backend's spool file)
         except ReassemblyError:

@@ -38,11 +38,6 @@ class Settings(BaseSettings):
 
     # Limits. Request bodies are checked by api.body_limits before anything is read or stored:
     # Content-Length first, then the bytes actually streamed (413 past the limit).
-    max_upload_bytes: int = Field(
-        DEFAULT_MAX_WEIGHTS_BYTES,
-        gt=0,
-        description="Cap on any stored upload (the largest of the two below).",
-    )
     max_weights_bytes: int = Field(
         DEFAULT_MAX_WEIGHTS_BYTES, gt=0, description="POST /v1/models:upload body."
     )

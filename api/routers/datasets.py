@@ -37,7 +37,7 @@ def create_dataset(
     name: Annotated[str, Form(pattern=NAME_PATTERN)],
 ) -> DatasetOut:
     upload = dataset_as_npz(file)  # an ImageFolder .zip becomes the .npz of its images (api/imagefolder.py)
-    sha, size, info = store_checked(store, session, upload, settings, read_npz_dataset)
+    sha, size, info = store_checked(store, session, upload, settings.max_dataset_bytes, read_npz_dataset)
     artifact = record_artifact(
         session, sha, size, owner=owner, media_type="application/x-npz", filename=f"{name}.npz"
     )

@@ -135,7 +135,9 @@ def upload_model(
     norm_std = _json_form("std", std, list) if std else []
     extra_metrics = _json_form("metrics", metrics, dict) if metrics else {}
     session, owner = jobs.session, jobs.owner
-    sha, nbytes, _ = store_checked(store, session, weights, jobs.settings, read_safetensors_header)
+    sha, nbytes, _ = store_checked(
+        store, session, weights, jobs.settings.max_weights_bytes, read_safetensors_header
+    )
     body = {
         "name": name,
         "architecture": architecture,
