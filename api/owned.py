@@ -21,7 +21,9 @@ from api.pagination import paginate
 from api.schemas import Page
 from core.errors import Conflict, NotFound
 from core.store.artifacts import ArtifactStore
+from core.store.dependents import delete_unused
 from core.store.models import (
+    NOUNS,
     Artifact,
     AssemblyRow,
     ComponentRow,
@@ -34,17 +36,6 @@ from core.store.models import (
 
 Row = TypeVar("Row", Model, Dataset, PartitionRow, AssemblyRow, ComponentRow, CompositionRow, Artifact, Job)
 Out = TypeVar("Out", bound=BaseModel)
-
-NOUNS: dict[type, str] = {
-    Model: "model",
-    Dataset: "dataset",
-    PartitionRow: "partition",
-    AssemblyRow: "assembly",
-    ComponentRow: "component",
-    CompositionRow: "composition",
-    Artifact: "artifact",
-    Job: "job",
-}
 
 
 def binary(media_type: str) -> dict[int | str, dict[str, Any]]:
@@ -150,7 +141,7 @@ async def in_session(request: Request, work: Callable[[Session], BaseModel]) -> 
     return Response(await run_in_threadpool(run), media_type="application/json")
 
 
-def read_routes(
+def resource_routes(
     router: APIRouter,
     collection: str,
     row_type: type[Row],
@@ -158,34 +149,64 @@ def read_routes(
     *,
     out: Callable[[Row], Out] | None = None,
     listed: bool = True,
+    archive: str | None = None,
 ) -> None:
-    """``GET /v1/<collection>/{<noun>_id}`` (operation ``get_<noun>``) and, when ``listed``, the
-    caller's rows a page at a time at ``GET /v1/<collection>`` (``list_<collection>``)."""
+    """The standard routes of a resource, all scoped to the caller: ``GET /v1/<collection>/{<noun>_id}``
+    (``get_<noun>``), ``DELETE`` there (``delete_<noun>``: 204, or 409 naming whatever still uses
+    it, ``core.store.dependents``), the caller's rows a page at a time at ``GET /v1/<collection>``
+    when ``listed`` (``list_<collection>``), and ``GET .../checkpoint`` when the resource has an
+    ``archive`` (its description; ``download_<noun>_checkpoint``)."""
     noun = NOUNS[row_type]
     convert: Callable[[Row], Out] = out or schema.model_validate
+    path, item = f"/v1/{collection}", f"/v1/{collection}/{{{noun}_id}}"
 
     async def read_one(row_id: str, request: Request, owner: OwnerDep) -> Response:
         return await in_session(request, lambda s: convert(owned(s, row_type, row_id, owner)))
 
-    # The path names the id after its resource (``model_id``…), as clients see it.
-    read_one.__annotations__["row_id"] = Annotated[str, Path(alias=f"{noun}_id", max_length=64)]
+    def delete_one(row_id: str, session: SessionDep, owner: OwnerDep) -> Response:
+        row: Any = owned(session, row_type, row_id, owner)  # jobs and artifacts have no DELETE
+        delete_unused(session, row)
+        session.commit()
+        return Response(status_code=204)
+
+    def download_archive(row_id: str, scope: ScopeDep) -> Response:
+        row: Any = scope.get(row_type, row_id)
+        missing = f"{noun} {row_id} is {row.status}; its checkpoint exists once it is done"
+        return scope.download(row.checkpoint_artifact_id, f"{row_id}.zip", missing)
 
     async def list_page(request: Request, owner: OwnerDep, page: PageDep) -> Response:
         return await in_session(request, lambda s: owned_page(s, row_type, schema, owner, page))
 
-    path = f"/v1/{collection}"
+    for endpoint in (read_one, delete_one, download_archive):  # the id is named after its resource
+        endpoint.__annotations__["row_id"] = Annotated[str, Path(alias=f"{noun}_id", max_length=64)]
     if listed:
+        page_schema: Any = Page[schema]  # type: ignore[valid-type]
         router.add_api_route(
             path,
             list_page,
             operation_id=f"list_{collection}",
-            response_model=Page[schema],  # type: ignore[valid-type]
+            response_model=page_schema,
             summary=f"List {collection}",
         )
     router.add_api_route(
-        f"{path}/{{{noun}_id}}",
-        read_one,
-        operation_id=f"get_{noun}",
-        response_model=schema,
-        summary=f"Get a {noun}",
+        item, read_one, operation_id=f"get_{noun}", response_model=schema, summary=f"Get a {noun}"
     )
+    router.add_api_route(
+        item,
+        delete_one,
+        methods=["DELETE"],
+        operation_id=f"delete_{noun}",
+        status_code=204,
+        summary=f"Delete a {noun}",
+        description=f"Delete the {noun} and what only it refers to; 409 names whatever still uses it.",
+    )
+    if archive is not None:
+        router.add_api_route(
+            f"{item}/checkpoint",
+            download_archive,
+            operation_id=f"download_{noun}_checkpoint",
+            response_class=Response,
+            responses=binary("application/zip"),
+            summary=f"Download a {noun}'s archive",
+            description=archive,
+        )

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import IdempotencyKey, OwnerDep, SessionDep, SessionsDep, SettingsDep
 from api.jobs_service import replayed_job, start_job
-from api.owned import NOUNS, Row
+from api.owned import Row
 from core.errors import Conflict
 from core.settings import Settings
-from core.store.models import Job
+from core.store.models import NOUNS, Job
 
 Body = BaseModel | dict[str, Any]
 

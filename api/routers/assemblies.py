@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from api.deps import OwnerDep, SessionDep
-from api.owned import ScopeDep, binary, owned, read_routes
+from api.owned import owned, resource_routes
 from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
-from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import AssemblyRow, Dataset, Job, Model, PartitionRow
 
 router = APIRouter(tags=["assemblies"])
+ASM_ARCHIVE = "The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx)."
 
 
 def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
@@ -32,7 +31,9 @@ def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
     return out
 
 
-read_routes(router, "assemblies", AssemblyRow, AssemblyOut, out=assembly_out, listed=False)
+resource_routes(
+    router, "assemblies", AssemblyRow, AssemblyOut, out=assembly_out, listed=False, archive=ASM_ARCHIVE
+)
 
 
 def check_budget(session: Session, part: PartitionRow, num_classes: int, body: AssemblyCreate) -> None:
@@ -101,24 +102,3 @@ def create_assembly(body: AssemblyCreate, jobs: StarterDep) -> AssemblyOut:
         config=body.model_dump(exclude={"partition_id", "target_dataset_id"}),
     )
     return assembly_out(row, jobs.start_for(row, "assembly", body))
-
-
-@router.get(
-    "/v1/assemblies/{assembly_id}/checkpoint",
-    operation_id="download_assembly_checkpoint",
-    response_class=Response,
-    responses=binary("application/zip"),
-)
-def download_checkpoint(assembly_id: str, scope: ScopeDep) -> Response:
-    """The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx)."""
-    row = scope.get(AssemblyRow, assembly_id)
-    missing = f"assembly {assembly_id} is {row.status}; its checkpoint exists once it is done"
-    return scope.download(row.checkpoint_artifact_id, f"{assembly_id}.zip", missing)
-
-
-@router.delete("/v1/assemblies/{assembly_id}", operation_id="delete_assembly", status_code=204)
-def delete_assembly(assembly_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete an assembly and its checkpoint; 409 while its job is queued or running."""
-    delete_unused(session, owned(session, AssemblyRow, assembly_id, owner))
-    session.commit()
-    return Response(status_code=204)

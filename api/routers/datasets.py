@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from api.blobs import store_checked
 from api.deps import OwnerDep, SessionDep, SettingsDep, StoreDep
-from api.owned import owned, read_routes
+from api.owned import resource_routes
 from api.schemas_models import NAME_PATTERN, DatasetOut
 from api.uploads import dataset_as_npz, read_npz_dataset
 from core.store.artifacts import record_artifact
-from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import Dataset
 
 router = APIRouter(tags=["datasets"])
-read_routes(router, "datasets", Dataset, DatasetOut)
+resource_routes(router, "datasets", Dataset, DatasetOut)
 
 
 @router.post("/v1/datasets", operation_id="create_dataset", response_model=DatasetOut, status_code=201)
@@ -45,12 +44,3 @@ def create_dataset(
     session.add(ds)
     session.commit()
     return DatasetOut.model_validate(ds)
-
-
-@router.delete("/v1/datasets/{dataset_id}", operation_id="delete_dataset", status_code=204)
-def delete_dataset(dataset_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete a dataset and its cached sketches; 409 naming the partitions, assemblies, components,
-    compositions or jobs that still use it."""
-    delete_unused(session, owned(session, Dataset, dataset_id, owner))
-    session.commit()
-    return Response(status_code=204)

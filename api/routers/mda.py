@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path
 from sqlalchemy.orm import Session
 
-from api.deps import OwnerDep, SessionDep
-from api.owned import ScopeDep, binary, owned, read_routes
+from api.owned import owned, resource_routes
 from api.schemas import JobOut
 from api.schemas_mda import ComponentCreate, ComponentOut, CompositionCreate, CompositionOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
-from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import ComponentRow, CompositionRow, Dataset, Job, Model
 
 router = APIRouter(tags=["model-lego"])
-ZIP = binary("application/zip")
+ARCHIVE = "The archive: model.safetensors + spec.json + manifest.json + README.md model card."
 ComponentId = Annotated[str, Path(max_length=64)]
 CompositionId = Annotated[str, Path(max_length=64)]
 
@@ -45,8 +43,12 @@ def composition_out(row: CompositionRow, job: Job | None = None) -> CompositionO
     return out
 
 
-read_routes(router, "components", ComponentRow, ComponentOut, out=component_out, listed=False)
-read_routes(router, "compositions", CompositionRow, CompositionOut, out=composition_out, listed=False)
+resource_routes(
+    router, "components", ComponentRow, ComponentOut, out=component_out, listed=False, archive=ARCHIVE
+)
+resource_routes(
+    router, "compositions", CompositionRow, CompositionOut, out=composition_out, listed=False, archive=ARCHIVE
+)
 
 
 @router.post("/v1/components", operation_id="create_component", response_model=ComponentOut, status_code=202)
@@ -163,45 +165,3 @@ def create_composition(body: CompositionCreate, jobs: StarterDep) -> Composition
         config=body.model_dump(exclude={"component_ids", "scaling_dataset_id"}),
     )
     return composition_out(row, jobs.start_for(row, "composition", body))
-
-
-@router.get(
-    "/v1/components/{component_id}/checkpoint",
-    operation_id="download_component_checkpoint",
-    response_class=Response,
-    responses=ZIP,
-)
-def download_component(component_id: ComponentId, scope: ScopeDep) -> Response:
-    """The archive: model.safetensors + spec.json + manifest.json + README.md model card."""
-    row = scope.get(ComponentRow, component_id)
-    missing = f"component {component_id} is {row.status}; its checkpoint exists once it is done"
-    return scope.download(row.checkpoint_artifact_id, f"{component_id}.zip", missing)
-
-
-@router.get(
-    "/v1/compositions/{composition_id}/checkpoint",
-    operation_id="download_composition_checkpoint",
-    response_class=Response,
-    responses=ZIP,
-)
-def download_composition(composition_id: CompositionId, scope: ScopeDep) -> Response:
-    """The archive: model.safetensors + spec.json + manifest.json + README.md model card."""
-    row = scope.get(CompositionRow, composition_id)
-    missing = f"composition {composition_id} is {row.status}; its checkpoint exists once it is done"
-    return scope.download(row.checkpoint_artifact_id, f"{composition_id}.zip", missing)
-
-
-@router.delete("/v1/components/{component_id}", operation_id="delete_component", status_code=204)
-def delete_component(component_id: ComponentId, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete a component and its archive; 409 naming the compositions or jobs that still use it."""
-    delete_unused(session, owned(session, ComponentRow, component_id, owner))
-    session.commit()
-    return Response(status_code=204)
-
-
-@router.delete("/v1/compositions/{composition_id}", operation_id="delete_composition", status_code=204)
-def delete_composition(composition_id: CompositionId, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete a composition and its archive; 409 while its job is queued or running."""
-    delete_unused(session, owned(session, CompositionRow, composition_id, owner))
-    session.commit()
-    return Response(status_code=204)

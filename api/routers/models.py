@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.blobs import discard_blob, discarded_on_error, store_checked
-from api.deps import OwnerDep, SessionDep, StoreDep
+from api.deps import StoreDep
 from api.jobs_service import wait_for_job
-from api.owned import BINARY, ScopeDep, owned, read_routes
+from api.owned import BINARY, ScopeDep, owned, resource_routes
 from api.schemas import JobOut
 from api.schemas_models import NAME_PATTERN, ModelCreate, ModelOut, NodeOut, NodesOut
 from api.starting import JobStarter, StarterDep
@@ -27,7 +27,7 @@ from core.store.ids import new_id
 from core.store.models import Artifact, Job, Model
 
 router = APIRouter(tags=["models"])
-read_routes(router, "models", Model, ModelOut)
+resource_routes(router, "models", Model, ModelOut)
 
 
 def _new_model(session: Session, owner: str, **fields: Any) -> Model:
@@ -186,15 +186,6 @@ def _json_form(field: str, raw: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise InvalidInput(f"form field {field!r} must be a JSON {kind.__name__}")
     return value
-
-
-@router.delete("/v1/models/{model_id}", operation_id="delete_model", status_code=204)
-def delete_model(model_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
-    that still use it (a finished component is standalone and keeps working)."""
-    delete_unused(session, owned(session, Model, model_id, owner))
-    session.commit()
-    return Response(status_code=204)
 
 
 @router.post(

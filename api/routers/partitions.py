@@ -9,13 +9,12 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from api.deps import OwnerDep, SessionDep
-from api.owned import binary, owned, read_routes
+from api.owned import binary, owned, resource_routes
 from api.pictures import partition_png, similarity_png
 from api.schemas import JobOut
 from api.schemas_partitions import PartitionAddModel, PartitionCreate, PartitionOut, SetOut
 from api.starting import StarterDep
 from core.errors import Conflict
-from core.store.dependents import delete_unused
 from core.store.ids import new_id
 from core.store.models import Dataset, Job, Model, PartitionRow
 
@@ -34,7 +33,7 @@ def partition_out(row: PartitionRow, job: Job | None = None) -> PartitionOut:
     return out
 
 
-read_routes(router, "partitions", PartitionRow, PartitionOut, out=partition_out, listed=False)
+resource_routes(router, "partitions", PartitionRow, PartitionOut, out=partition_out, listed=False)
 
 
 def _check_models(session: Session, model_ids: list[str], owner: str) -> None:
@@ -67,14 +66,6 @@ def create_partition(body: PartitionCreate, jobs: StarterDep) -> PartitionOut:
         id=new_id("par"), owner=owner, model_ids=body.model_ids, probe_dataset_id=dataset.id, config=config
     )
     return partition_out(row, jobs.start_for(row, "partition", body))
-
-
-@router.delete("/v1/partitions/{partition_id}", operation_id="delete_partition", status_code=204)
-def delete_partition(partition_id: str, session: SessionDep, owner: OwnerDep) -> Response:
-    """Delete a partition; 409 naming the assemblies or jobs that still use it."""
-    delete_unused(session, owned(session, PartitionRow, partition_id, owner))
-    session.commit()
-    return Response(status_code=204)
 
 
 @router.post(

@@ -29,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.errors import Conflict
 from core.store.models import (
+    NOUNS,
     Artifact,
     AssemblyRow,
     ComponentRow,
@@ -51,16 +52,6 @@ ARTIFACT_REFS: tuple[InstrumentedAttribute[Any], ...] = (
     ComponentRow.checkpoint_artifact_id,
     CompositionRow.checkpoint_artifact_id,
 )
-
-NOUN: dict[type, str] = {
-    Model: "model",
-    Dataset: "dataset",
-    PartitionRow: "partition",
-    AssemblyRow: "assembly",
-    ComponentRow: "component",
-    CompositionRow: "composition",
-    Job: "job",
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +86,7 @@ def dependents(session: Session, row: Deletable) -> list[Dependent]:
     found: list[Dependent] = []
 
     def add(rows: Iterable[Any], why: str) -> None:
-        found.extend(Dependent(NOUN[type(r)], r.id, why) for r in rows)
+        found.extend(Dependent(NOUNS[type(r)], r.id, why) for r in rows)
 
     if isinstance(row, Dataset):
         add(_owned(session, PartitionRow, owner, PartitionRow.probe_dataset_id == rid), "probes it")
@@ -130,7 +121,7 @@ def refuse_if_used(session: Session, row: Deletable) -> None:
     found = dependents(session, row)
     if not found:
         return
-    noun = NOUN[type(row)]
+    noun = NOUNS[type(row)]
     jobs = [d for d in found if d.kind == "job"]
     rows = [d for d in found if d.kind != "job"]
     advice = []

@@ -277,3 +277,16 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# What each row is called in messages and routes (``/v1/<noun>s/{<noun>_id}``, ``<noun>_id`` job params).
+NOUNS: dict[type, str] = {
+    Model: "model",
+    Dataset: "dataset",
+    PartitionRow: "partition",
+    AssemblyRow: "assembly",
+    ComponentRow: "component",
+    CompositionRow: "composition",
+    Artifact: "artifact",
+    Job: "job",
+}
