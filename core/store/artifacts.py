@@ -49,6 +49,36 @@ def storage_full(exc: OSError) -> StorageFull:
     )
 
 
+@contextmanager
+def spooled(stream: BinaryIO, directory: Path, max_bytes: int | None) -> Iterator[tuple[str, int, Path]]:
+    """Copy ``stream`` into a temporary file in ``directory`` while hashing it, refusing more than
+    ``max_bytes`` (413); yields (sha256, size, path) and removes the file afterwards unless the
+    caller moved it. A full disk is ``StorageFull``, never a partial blob."""
+    name = ""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=INCOMING_PREFIX)
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise PayloadTooLarge(
+                        f"the upload exceeds the limit of {max_bytes} bytes: send a smaller file, or raise "
+                        "the server's REASSEMBLY_MAX_WEIGHTS_BYTES / REASSEMBLY_MAX_DATASET_BYTES"
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        yield digest.hexdigest(), size, Path(name)
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise storage_full(exc) from exc
+        raise
+    finally:
+        if name and os.path.exists(name):
+            os.unlink(name)
+
+
 class StoredBlob(NamedTuple):
     """One blob as a listing sees it: garbage collection leaves young ones alone (a row may follow)."""
 
@@ -110,33 +140,11 @@ class LocalArtifactStore:
 
     def put_stream(self, stream: BinaryIO, *, max_bytes: int | None = None) -> tuple[str, int]:
         """Copy ``stream`` into the store; returns (sha256, size)."""
-        digest = hashlib.sha256()
-        size = 0
-        tmp_name = ""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=INCOMING_PREFIX)
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise PayloadTooLarge(
-                            f"the upload exceeds the limit of {max_bytes} bytes; "
-                            "raise REASSEMBLY_MAX_UPLOAD_BYTES or send a smaller file"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-            sha = digest.hexdigest()
+        with spooled(stream, self.root, max_bytes) as (sha, size, temporary):
             final = self.path_for(sha)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, final)
-            return sha, size
-        except BaseException as exc:
-            if tmp_name and os.path.exists(tmp_name):
-                os.unlink(tmp_name)
-            if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
-                raise storage_full(exc) from exc
-            raise
+            os.replace(temporary, final)
+        return sha, size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         import io

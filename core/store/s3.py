@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
-from core.errors import InvalidInput, NotFound, PayloadTooLarge, ReassemblyError, StorageFull, Unavailable
-from core.store.artifacts import FULL_ERRNOS, INCOMING_PREFIX, StoredBlob, storage_full
+from core.errors import InvalidInput, NotFound, ReassemblyError, StorageFull, Unavailable
+from core.store.artifacts import StoredBlob, spooled
 
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -146,34 +144,11 @@ class S3ArtifactStore:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    @contextmanager
-    def _spool(self, stream: BinaryIO, max_bytes: int | None) -> Iterator[tuple[str, int, Path]]:
-        """Copy ``stream`` to a spool file while hashing it; yields (sha256, size, path), then removes it."""
-        digest = hashlib.sha256()
-        size = 0
-        name = ""
-        try:
-            try:
-                self.spool_dir.mkdir(parents=True, exist_ok=True)
-                fd, name = tempfile.mkstemp(dir=self.spool_dir, prefix=INCOMING_PREFIX)
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := stream.read(CHUNK):
-                        size += len(chunk)
-                        if max_bytes is not None and size > max_bytes:
-                            raise PayloadTooLarge(
-                                f"the upload exceeds the limit of {max_bytes} bytes; "
-                                "raise REASSEMBLY_MAX_UPLOAD_BYTES or send a smaller file"
-                            )
-                        digest.update(chunk)
-                        out.write(chunk)
-            except OSError as exc:  # the spool's disk is full: the same answer as a full local store
-                if exc.errno in FULL_ERRNOS:
-                    raise storage_full(exc) from exc
-                raise
-            yield digest.hexdigest(), size, Path(name)
-        finally:
-            if name and os.path.exists(name):
-                os.unlink(name)
+    def _spool(
+        self, stream: BinaryIO, max_bytes: int | None
+    ) -> AbstractContextManager[tuple[str, int, Path]]:
+        """The upload in a spool file under the data dir (hashed and size-limited), removed afterwards."""
+        return spooled(stream, self.spool_dir, max_bytes)
 
     def _upload_file(self, sha256: str, path: Path, size: int) -> None:
         if self.exists(sha256):
