@@ -41,21 +41,25 @@ REDIS = "redis://127.0.0.1:6379/15"
 GOAL_P99_MS = 50.0
 
 
+Service = tuple[str, dict[str, str]]  # base URL, headers (the embedded mode's local key)
+
+
 @contextlib.contextmanager
-def embedded(tmp: Path) -> Iterator[str]:
+def embedded(tmp: Path) -> Iterator[Service]:
     port = free_port()
     cmd = reassembly("serve", "--port", str(port), "--data-dir", str(tmp / "data"))
     proc = start(cmd, service_env(OMP_NUM_THREADS="1"), tmp / "serve.log")
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc, tmp / "serve.log", timeout=120)
-        yield base
+        key = (tmp / "data" / "local-api-key").read_text().strip()
+        yield base, {"Authorization": f"Bearer {key}"}
     finally:
         stop(proc)
 
 
 @contextlib.contextmanager
-def postgres(tmp: Path) -> Iterator[str]:
+def postgres(tmp: Path) -> Iterator[Service]:
     import redis
     from sqlalchemy import create_engine, text
 
@@ -80,7 +84,7 @@ def postgres(tmp: Path) -> Iterator[str]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, api, tmp / "api.log")
-        yield base
+        yield base, {}  # no keys or tokens configured: open
     finally:
         stop(worker)
         stop(api)
@@ -89,11 +93,11 @@ def postgres(tmp: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def populate(base: str, models: int) -> list[str]:
+def populate(base: str, headers: dict[str, str], models: int) -> list[str]:
     """Register the models, upload a dataset, run a canary; the GET paths to load."""
     from core.zoo.data import bundled_subset_path
 
-    c = httpx.Client(base_url=base, timeout=300)
+    c = httpx.Client(base_url=base, headers=headers, timeout=300)
     ids = []
     t = time.perf_counter()
     for i in range(models):
@@ -121,12 +125,14 @@ def label(path: str) -> str:
     return "/".join("{id}" if "_" in p and p not in ("", "v1") else p for p in parts)
 
 
-async def load(base: str, paths: list[str], rate: float, seconds: float) -> dict[str, list[float]]:
+async def load(
+    base: str, headers: dict[str, str], paths: list[str], rate: float, seconds: float
+) -> dict[str, list[float]]:
     """Send ``rate`` GETs a second for ``seconds``; latency (ms) from each request's due time."""
     results: dict[str, list[float]] = {label(p): [] for p in paths}
     errors: dict[str, int] = {label(p): 0 for p in paths}
     limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
 
         async def one(path: str, due: float) -> None:
             try:
@@ -178,11 +184,12 @@ def main() -> None:
     for mode in ("embedded", "postgres") if args.mode == "both" else (args.mode,):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            (embedded if mode == "embedded" else postgres)(Path(tmp)) as base,
+            (embedded if mode == "embedded" else postgres)(Path(tmp)) as (base, headers),
         ):
-            paths = populate(base, args.models)
-            asyncio.run(load(base, paths, args.rate, 2.0))  # warm-up, not counted
-            verdicts.append(report(mode, asyncio.run(load(base, paths, args.rate, args.seconds))))
+            paths = populate(base, headers, args.models)
+            asyncio.run(load(base, headers, paths, args.rate, 2.0))  # warm-up, not counted
+            results = asyncio.run(load(base, headers, paths, args.rate, args.seconds))
+            verdicts.append(report(mode, results))
     sys.exit(0 if all(verdicts) else 1)
 
 
