@@ -134,6 +134,7 @@ def run_seed(
         "disa": [],
         "asse": [],
         "errors": [],
+        "sweep": [],
     }
     for name, e in entries.items():
         result["models"][name] = {"accuracy": e.accuracy, "params": e.params, "classes": list(e.classes)}
@@ -271,8 +272,8 @@ def _pm_known(values: list[float]) -> str:
 def tables(results: list[dict[str, Any]]) -> str:
     seeds = [r["seed"] for r in results]
     lines = [
-        f"Seeds {seeds}; mean ± sample std over seeds, test split (accuracy, %). Params and FLOPs of seed "
-        f"{seeds[0]} (FLOPs: torch.utils.flop_counter, multiply-add = 2, one 32×32 image).",
+        f"Seeds {seeds}; mean ± sample std over seeds, test split (accuracy, %). Params and FLOPs of "
+        f"the first seed with the row (FLOPs: torch.utils.flop_counter, multiply-add = 2, one 32×32 image).",
         "",
         "**Disassembling** (10-class models; Base = model on the subset's test images, argmax over all "
         "10 outputs as in the paper; Base|S = argmax over the subset's logits only; Disa. = the component):",
@@ -281,14 +282,11 @@ def tables(results: list[dict[str, Any]]) -> str:
         "| FLOPs before → after |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    first = results[0]
-    for row in first["disa"]:
-        same = [
-            x
-            for r in results
-            for x in r["disa"]
-            if x["arch"] == row["arch"] and x["classes"] == row["classes"]
-        ]
+    for arch, subset in [(a, list(t)) for a in ARCHS for t in SUBSETS]:
+        same = [x for r in results for x in r["disa"] if x["arch"] == arch and x["classes"] == subset]
+        if not same:
+            continue
+        row = same[0]
         base = [x["base"] for x in same]
         disa = [x["disa"] for x in same]
         gap = [d - b for d, b in zip(disa, base, strict=True)]
@@ -310,10 +308,12 @@ def tables(results: list[dict[str, Any]]) -> str:
         "| Params (A+B → assembled) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in first["asse"]:
-        same = [
-            x for r in results for x in r["asse"] if x["arch"] == row["arch"] and x["task"] == row["task"]
-        ]
+    for arch, a_part, b_part in _asse_order():
+        task = [list(a_part), list(b_part)]
+        same = [x for r in results for x in r["asse"] if x["arch"] == arch and x["task"] == task]
+        if not same:
+            continue
+        row = same[0]
         diff = max(x["max_abs_diff"] for x in same)
         lines.append(
             f"| {row['arch']} | {_task(row['task'][0])} + {_task(row['task'][1])} "
