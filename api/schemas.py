@@ -43,6 +43,33 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
 
+R = TypeVar("R", bound="JobResultOut")
+
+
+class JobResultOut(BaseModel):
+    """What every resource a job computes shows (partitions, assemblies, components, compositions):
+    the request, where it stands, the job's reason when it failed, and (from a POST) its job."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: Literal["pending", "done", "failed"]
+    config: dict[str, Any]
+    error: dict[str, Any] | None = None
+    checkpoint_available: bool = Field(False, description="Its archive can be downloaded (…/checkpoint).")
+    created_at: datetime
+    job: JobOut | None = None
+
+    @classmethod
+    def of(cls: type[R], row: Any, job: Any = None) -> R:
+        """The schema of a stored row (``core.store.models.JobResult``) and, when given, its job."""
+        out = cls.model_validate(row)
+        out.error = (row.result or {}).get("error")
+        out.checkpoint_available = getattr(row, "checkpoint_artifact_id", None) is not None
+        out.job = JobOut.model_validate(job) if job is not None else None
+        return out
+
+
 class CanaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas import JobOut
+from api.schemas import JobResultOut
 from core.limits import MAX_FLOPS, MAX_LATENCY_MS, MAX_PARAMS, MAX_SEED
 
 
@@ -103,14 +102,9 @@ class AssemblyCreate(BaseModel):
     training: Training = Field(default_factory=Training)
 
 
-class AssemblyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    status: Literal["pending", "done", "failed"]
+class AssemblyOut(JobResultOut):
     partition_id: str
     target_dataset_id: str
-    config: dict[str, Any]
     candidates: list[dict[str, Any]] = []
     chosen: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
@@ -126,7 +120,3 @@ class AssemblyOut(BaseModel):
     target: dict[str, int] | None = Field(
         None, description="Images in the fit, validation and held-out splits."
     )
-    error: dict[str, Any] | None = None
-    checkpoint_available: bool = False
-    created_at: datetime
-    job: JobOut | None = None

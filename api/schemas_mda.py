@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from api.schemas import JobOut
+from api.schemas import JobResultOut
 from core.mda.jobs import MAX_COMPONENTS, ComponentJob, CompositionJob
 
 
@@ -70,41 +69,23 @@ class CompositionCreate(CompositionJob):
     )
 
 
-class ComponentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    status: Literal["pending", "done", "failed"]
+class ComponentOut(JobResultOut):
     model_id: str | None = Field(None, description="The source model; null once it was deleted.")
     dataset_id: str
-    config: dict[str, Any]
     result: dict[str, Any] | None = Field(
         None,
         description="Once done: params/FLOPs before and after, accuracy_base, accuracy_base_restricted, "
         "accuracy_component (Disa.) on the eval split, classes, class_labels, samples_per_class, split "
         "sizes, weights_sha256, seconds.",
     )
-    error: dict[str, Any] | None = None
-    checkpoint_available: bool = False
-    created_at: datetime
-    job: JobOut | None = None
 
 
-class CompositionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    status: Literal["pending", "done", "failed"]
+class CompositionOut(JobResultOut):
     component_ids: list[str]
     scaling_dataset_id: str
-    config: dict[str, Any]
     result: dict[str, Any] | None = Field(
         None,
         description="Once done: params/FLOPs before (components side by side) and after, score1_unscaled, "
         "score1, score2, scales, class_labels, each component's accuracy on its own classes, "
         "max_abs_diff (assembled vs concatenated components before scaling), split sizes, seconds.",
     )
-    error: dict[str, Any] | None = None
-    checkpoint_available: bool = False
-    created_at: datetime
-    job: JobOut | None = None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import JobOut
+from api.schemas import JobResultOut
 from core.limits import MAX_PARTITION_MODELS, MAX_SEED
 
 
@@ -55,17 +54,9 @@ class SetOut(BaseModel):
     blocks: list[BlockOut]
 
 
-class PartitionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    status: Literal["pending", "done", "failed"]
+class PartitionOut(JobResultOut):
     model_ids: list[str]
     probe_dataset_id: str
-    config: dict[str, Any]
     objective: float | None = None
     restarts_used: int | None = None
     sets: list[SetOut] = []
-    error: dict[str, Any] | None = None
-    created_at: datetime
-    job: JobOut | None = None

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from api.owned import owned, resource_routes
-from api.schemas import JobOut
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
@@ -18,16 +17,13 @@ ASM_ARCHIVE = "The archive: model.safetensors + manifest.json + README.md model 
 
 
 def assembly_out(row: AssemblyRow, job: Job | None = None) -> AssemblyOut:
-    out = AssemblyOut.model_validate(row)
+    out = AssemblyOut.of(row, job)
     result = row.result or {}
     out.candidates = result.get("candidates", [])
     out.chosen = out.candidates[result["chosen"]] if out.candidates else None
     for name in ("baseline", "baseline_note", "gain", "recommendation", "pool", "zoo_models", "target"):
         if name in result:
             setattr(out, name, result[name])
-    out.error = result.get("error")
-    out.checkpoint_available = row.checkpoint_artifact_id is not None
-    out.job = JobOut.model_validate(job) if job is not None else None
     return out
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path
 from sqlalchemy.orm import Session
 
 from api.owned import owned, resource_routes
-from api.schemas import JobOut
 from api.schemas_mda import ComponentCreate, ComponentOut, CompositionCreate, CompositionOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
@@ -16,30 +15,22 @@ from core.store.ids import new_id
 from core.store.models import ComponentRow, CompositionRow, Dataset, Job, Model
 
 router = APIRouter(tags=["model-lego"])
+Out = TypeVar("Out", ComponentOut, CompositionOut)
 ARCHIVE = "The archive: model.safetensors + spec.json + manifest.json + README.md model card."
 ComponentId = Annotated[str, Path(max_length=64)]
 CompositionId = Annotated[str, Path(max_length=64)]
 
 
-def _done_result(row: ComponentRow | CompositionRow) -> dict | None:
-    return row.result if row.status == "done" else None
-
-
 def component_out(row: ComponentRow, job: Job | None = None) -> ComponentOut:
-    out = ComponentOut.model_validate(row)
-    out.result = _done_result(row)
-    out.error = (row.result or {}).get("error")
-    out.checkpoint_available = row.checkpoint_artifact_id is not None
-    out.job = JobOut.model_validate(job) if job is not None else None
-    return out
+    return _with_result(ComponentOut.of(row, job), row)
 
 
 def composition_out(row: CompositionRow, job: Job | None = None) -> CompositionOut:
-    out = CompositionOut.model_validate(row)
-    out.result = _done_result(row)
-    out.error = (row.result or {}).get("error")
-    out.checkpoint_available = row.checkpoint_artifact_id is not None
-    out.job = JobOut.model_validate(job) if job is not None else None
+    return _with_result(CompositionOut.of(row, job), row)
+
+
+def _with_result(out: Out, row: ComponentRow | CompositionRow) -> Out:
+    out.result = row.result if row.status == "done" else None  # a failed one's result is its error
     return out
 
 

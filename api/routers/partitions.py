@@ -22,14 +22,11 @@ router = APIRouter(tags=["partitions"])
 
 
 def partition_out(row: PartitionRow, job: Job | None = None) -> PartitionOut:
-    out = PartitionOut.model_validate(row)
-    result = row.result or {}
-    if row.status == "done":
-        out.objective = result["partition"]["objective"]
-        out.restarts_used = result["partition"]["restarts"]
-        out.sets = [SetOut.model_validate(s) for s in result["sets"]]
-    out.error = result.get("error")
-    out.job = JobOut.model_validate(job) if job is not None else None
+    out = PartitionOut.of(row, job)
+    if row.status == "done" and row.result is not None:
+        out.objective = row.result["partition"]["objective"]
+        out.restarts_used = row.result["partition"]["restarts"]
+        out.sets = [SetOut.model_validate(s) for s in row.result["sets"]]
     return out
 
 
