@@ -15,6 +15,7 @@ import torch
 import torchvision
 from torch import nn
 
+import core.zoo  # noqa: F401  (registers the MDA nets)
 from core.errors import InvalidInput
 from core.mda.checkpoint import load_component, save_component
 from core.mda.entry import compose, make_component
@@ -87,12 +88,19 @@ def test_component_and_composition_on_library_nets(name: str, tmp_path: Path) ->
 
 def test_mixed_architectures_are_refused() -> None:
     parts = []
-    for name in ("resnet18", "googlenet"):
-        model = build(name)
-        x, y, common = predicted_data(model, NETS[name][2])
-        parts.append(make_component(model, x, y, request(name, common[:1])).component)
+    x = torch.randn(16, 1, 32, 32)
+    for arch in ("resnet_mda", "googlenet_mda"):
+        torch.manual_seed(0)
+        model = timm.create_model(arch, num_classes=3).eval()
+        with torch.no_grad():
+            y = model(x).argmax(1)
+        c = int(torch.bincount(y).argmax())
+        req = ComponentRequest(
+            classes=[c], arch=arch, arch_kwargs={"num_classes": 3}, input_size=(1, 32, 32), min_samples=2
+        )
+        parts.append(make_component(model, x, y, req).component)
     with pytest.raises(InvalidInput, match="same architecture"):
-        compose(parts, torch.zeros(1, 3, 32, 32), torch.zeros(1), CompositionRequest())
+        compose(parts, x, torch.zeros(16), CompositionRequest())
 
 
 def test_unknown_classes_are_refused() -> None:
