@@ -33,7 +33,12 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-from core.errors import InvalidInput, PayloadTooLarge, ReassemblyError, UnsupportedMediaType
+from core.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    reported_as_invalid,
+)
 from core.limits import MAX_CLASS_NAME_LENGTH, MAX_CLASSES, MAX_DATASET_IMAGES, MAX_SIDE
 
 MAX_FILES = 100_000
@@ -83,15 +88,8 @@ def looks_like_imagefolder(fp: IO[bytes]) -> bool:
 def imagefolder_to_npz(fp: IO[bytes]) -> io.BytesIO:
     """The npz (``images`` uint8 N×H×W or N×H×W×3, ``labels`` int64 N, ``class_names``) of an
     ImageFolder zip, or a 4xx ``ReassemblyError`` saying which member is wrong and why."""
-    try:
+    with reported_as_invalid("the ImageFolder .zip could not be read", HINT):
         return _to_npz(fp)
-    except ReassemblyError:
-        raise
-    except Exception as exc:  # a corrupt archive or image: zipfile, zlib and Pillow raise many kinds
-        raise InvalidInput(
-            f"the ImageFolder .zip could not be read ({type(exc).__name__}: {exc}); {HINT}",
-            details={"reason": f"{type(exc).__name__}: {exc}"},
-        ) from exc
 
 
 def _end_record(fp: IO[bytes]) -> tuple[int, int]:

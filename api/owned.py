@@ -22,19 +22,9 @@ from api.schemas import Page
 from core.errors import Conflict, NotFound
 from core.store.artifacts import ArtifactStore
 from core.store.dependents import delete_unused
-from core.store.models import (
-    NOUNS,
-    Artifact,
-    AssemblyRow,
-    ComponentRow,
-    CompositionRow,
-    Dataset,
-    Job,
-    Model,
-    PartitionRow,
-)
+from core.store.models import NOUNS, Artifact, Job
+from core.store.models import OwnedRow as Row
 
-Row = TypeVar("Row", Model, Dataset, PartitionRow, AssemblyRow, ComponentRow, CompositionRow, Artifact, Job)
 Out = TypeVar("Out", bound=BaseModel)
 
 

@@ -15,6 +15,7 @@ from api.jobs_service import replayed_job, start_job
 from api.owned import Row
 from core.errors import Conflict
 from core.settings import Settings
+from core.store.ids import new_id
 from core.store.models import NOUNS, Job
 
 Body = BaseModel | dict[str, Any]
@@ -57,6 +58,13 @@ class JobStarter:
         self.session.add(row)
         job, _ = self._start(kind, {f"{NOUNS[type(row)]}_id": row.id}, row.id, _plain(body))
         return job
+
+    def start_new(self, row_type: type[Row], prefix: str, body: BaseModel, **columns: Any) -> tuple[Row, Job]:
+        """A new resource row of the caller's — ``columns`` stored as columns, the rest of the request
+        as its ``config`` — and the job that fills it (its kind is the row's noun), committed together."""
+        config = body.model_dump(exclude=set(columns))
+        row = row_type(id=new_id(prefix), owner=self.owner, config=config, **columns)
+        return row, self.start_for(row, NOUNS[row_type], body)
 
     def start(self, kind: str, params: dict[str, Any], subject_id: str | None = None) -> Job:
         """Start a job on an existing resource (or none); a replayed key answers 200 with its job."""

@@ -21,7 +21,12 @@ from typing import IO, Any
 from fastapi import UploadFile
 
 from api.imagefolder import imagefolder_to_npz, looks_like_imagefolder
-from core.errors import InvalidInput, PayloadTooLarge, ReassemblyError, UnsupportedMediaType
+from core.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    reported_as_invalid,
+)
 from core.limits import (
     MAX_CLASS_NAMES_BYTES,
     MAX_CLASSES,
@@ -170,15 +175,8 @@ def read_npz_dataset(path: Path, *, max_array_bytes: int = MAX_DATASET_ARRAY_BYT
     and without allocating what the file declares: sizes are checked before any array is read."""
     if not zipfile.is_zipfile(path):
         raise UnsupportedMediaType("a dataset must be an .npz file with arrays 'images' and 'labels'")
-    try:
+    with reported_as_invalid("the .npz is corrupt", _NPZ_HINT):
         return _read_npz(path, max_array_bytes)
-    except ReassemblyError:
-        raise
-    except Exception as exc:  # a corrupt archive or header: zipfile, zlib and numpy raise many kinds
-        raise InvalidInput(
-            f"the .npz is corrupt ({type(exc).__name__}: {exc}); {_NPZ_HINT}",
-            details={"reason": f"{type(exc).__name__}: {exc}"},
-        ) from exc
 
 
 def _read_npz(path: Path, max_array_bytes: int) -> dict[str, Any]:

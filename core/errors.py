@@ -8,6 +8,8 @@ job row. Core code raises these and never knows about HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -85,3 +87,16 @@ class StorageFull(ReassemblyError):
     """The artifact store has no room (no space left, quota or file-size limit): nothing was kept."""
 
     code = "storage_full"
+
+
+@contextmanager
+def reported_as_invalid(what: str, hint: str) -> Iterator[None]:
+    """Parsing untrusted bytes: our own errors pass through; anything else the parsing libraries
+    raise (zipfile, zlib, numpy, Pillow raise many kinds) becomes ``InvalidInput`` naming it."""
+    try:
+        yield
+    except ReassemblyError:
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise InvalidInput(f"{what} ({reason}); {hint}", details={"reason": reason}) from exc

@@ -9,7 +9,6 @@ from api.owned import owned, resource_routes
 from api.schemas_assemblies import AssemblyCreate, AssemblyOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
-from core.store.ids import new_id
 from core.store.models import AssemblyRow, Dataset, Job, Model, PartitionRow
 
 router = APIRouter(tags=["assemblies"])
@@ -90,11 +89,5 @@ def create_assembly(body: AssemblyCreate, jobs: StarterDep) -> AssemblyOut:
                 "give a test set of the same classes"
             )
     check_budget(session, part, dataset.num_classes, body)
-    row = AssemblyRow(
-        id=new_id("asm"),
-        owner=owner,
-        partition_id=part.id,
-        target_dataset_id=dataset.id,
-        config=body.model_dump(exclude={"partition_id", "target_dataset_id"}),
-    )
-    return assembly_out(row, jobs.start_for(row, "assembly", body))
+    columns = {"partition_id": part.id, "target_dataset_id": dataset.id}
+    return assembly_out(*jobs.start_new(AssemblyRow, "asm", body, **columns))

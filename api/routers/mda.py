@@ -11,7 +11,6 @@ from api.owned import owned, resource_routes
 from api.schemas_mda import ComponentCreate, ComponentOut, CompositionCreate, CompositionOut
 from api.starting import StarterDep
 from core.errors import Conflict, InvalidInput
-from core.store.ids import new_id
 from core.store.models import ComponentRow, CompositionRow, Dataset, Job, Model
 
 router = APIRouter(tags=["model-lego"])
@@ -61,14 +60,7 @@ def create_component(body: ComponentCreate, jobs: StarterDep) -> ComponentOut:
             problem,
             details={"classes": body.classes, "num_classes": model.num_classes, "model_id": model.id},
         )
-    row = ComponentRow(
-        id=new_id("cmp"),
-        owner=owner,
-        model_id=model.id,
-        dataset_id=dataset.id,
-        config=body.model_dump(exclude={"model_id", "dataset_id"}),
-    )
-    return component_out(row, jobs.start_for(row, "component", body))
+    return component_out(*jobs.start_new(ComponentRow, "cmp", body, model_id=model.id, dataset_id=dataset.id))
 
 
 def _architecture(session: Session, row: ComponentRow) -> str:
@@ -148,11 +140,5 @@ def create_composition(body: CompositionCreate, jobs: StarterDep) -> Composition
     check_components(session, rows)
     served = [label for row in rows for label in (row.result or {}).get("class_labels", [])]
     check_classes(served, body.classes, dataset)
-    row = CompositionRow(
-        id=new_id("cps"),
-        owner=owner,
-        component_ids=list(body.component_ids),
-        scaling_dataset_id=dataset.id,
-        config=body.model_dump(exclude={"component_ids", "scaling_dataset_id"}),
-    )
-    return composition_out(row, jobs.start_for(row, "composition", body))
+    columns = {"component_ids": list(body.component_ids), "scaling_dataset_id": dataset.id}
+    return composition_out(*jobs.start_new(CompositionRow, "cps", body, **columns))

@@ -15,7 +15,6 @@ from api.schemas import JobOut
 from api.schemas_partitions import PartitionAddModel, PartitionCreate, PartitionOut, SetOut
 from api.starting import StarterDep
 from core.errors import Conflict
-from core.store.ids import new_id
 from core.store.models import Dataset, Job, Model, PartitionRow
 
 router = APIRouter(tags=["partitions"])
@@ -58,11 +57,8 @@ def create_partition(body: PartitionCreate, jobs: StarterDep) -> PartitionOut:
             f"the probe set needs at least one batch of {body.batch_size} images "
             f"(dataset has {dataset.num_images}, probe_images={body.probe_images}); lower batch_size"
         )
-    config = body.model_dump(exclude={"model_ids", "probe_dataset_id"})
-    row = PartitionRow(
-        id=new_id("par"), owner=owner, model_ids=body.model_ids, probe_dataset_id=dataset.id, config=config
-    )
-    return partition_out(row, jobs.start_for(row, "partition", body))
+    columns = {"model_ids": body.model_ids, "probe_dataset_id": dataset.id}
+    return partition_out(*jobs.start_new(PartitionRow, "par", body, **columns))
 
 
 @router.post(

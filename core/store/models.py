@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -278,6 +278,11 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+
+# The rows an owner owns (``api.owned`` reads every one of them through one scoped getter).
+OwnedRow = TypeVar(
+    "OwnedRow", Model, Dataset, PartitionRow, AssemblyRow, ComponentRow, CompositionRow, Artifact, Job
+)
 
 # What each row is called in messages and routes (``/v1/<noun>s/{<noun>_id}``, ``<noun>_id`` job params).
 NOUNS: dict[type, str] = {
