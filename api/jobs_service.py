@@ -20,34 +20,17 @@ from core.store.models import TERMINAL_STATUSES, Job
 
 
 def start_job(
-    session: Session,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    *,
-    kind: str,
-    params: dict[str, Any],
-    owner: str,
-    idempotency_key: str | None,
-    subject_id: str | None = None,
-    body_for_hash: Any = None,
+    session: Session, sessions: sessionmaker[Session], settings: Settings, *, kind: str, **job: Any
 ) -> tuple[Job, bool]:
-    """Create (or find, by idempotency key) a job and dispatch it after the commit."""
-    job, created = create_job(
-        session,
-        kind=kind,
-        queue=queue_for(kind),
-        params=params,
-        owner=owner,
-        subject_id=subject_id,
-        idempotency_key=idempotency_key,
-        body_for_hash=body_for_hash,
-    )
+    """Create (or find, by idempotency key) a job and dispatch it after the commit. ``job`` are
+    ``core.store.jobs.create_job``'s fields: params, owner, idempotency_key, subject_id, body_for_hash."""
+    job_row, created = create_job(session, kind=kind, queue=queue_for(kind), **job)
     session.commit()
     if created:
-        dispatch_and_mark(settings, sessions, job.id, job.queue)
-        session.refresh(job)
+        dispatch_and_mark(settings, sessions, job_row.id, job_row.queue)
+        session.refresh(job_row)
         session.commit()  # end the read: the caller may now wait on the job holding no connection
-    return job, created
+    return job_row, created
 
 
 def replayed_job(session: Session, owner: str, key: str | None, kind: str, body: Any) -> Job | None:

@@ -211,19 +211,22 @@ def report_progress(
     res = session.execute(update(Job).where(_held(claim)).values(**values))
     ours = bool(res.rowcount)  # type: ignore[attr-defined]
     if ours:
-        session.add(
-            JobEvent(
-                job_id=claim.job_id,
-                attempt=claim.attempt,
-                worker=claim.worker,
-                event="progress",
-                progress=values["progress"],
-                message=message,
-            )
-        )
+        session.add(_event(claim, "progress", values["progress"], message))
     session.commit()
     cancel = bool(session.scalar(select(Job.cancel_requested).where(Job.id == claim.job_id)))
     return ours, cancel
+
+
+def _event(claim: Claim, event: str, progress: float, message: str) -> JobEvent:
+    """The ``job_events`` row of a fenced update (the SIGKILL tests count completions from these)."""
+    return JobEvent(
+        job_id=claim.job_id,
+        attempt=claim.attempt,
+        worker=claim.worker,
+        event=event,
+        progress=progress,
+        message=message,
+    )
 
 
 def finish_job(
@@ -257,16 +260,7 @@ def finish_job(
     if done and status != "succeeded":
         fail_subject(session, claim.kind, claim.subject_id, error_code or status, error_message or status)
     if done:
-        session.add(
-            JobEvent(
-                job_id=claim.job_id,
-                attempt=claim.attempt,
-                worker=claim.worker,
-                event=status,
-                progress=1.0 if status == "succeeded" else 0.0,
-                message=error_message or "",
-            )
-        )
+        session.add(_event(claim, status, 1.0 if status == "succeeded" else 0.0, error_message or ""))
     session.commit()
     return done
 
