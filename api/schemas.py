@@ -46,6 +46,11 @@ class JobOut(BaseModel):
 R = TypeVar("R", bound="JobResultOut")
 
 
+def id_field(description: str) -> Any:
+    """A required reference to one of the caller's resources by id."""
+    return Field(..., min_length=1, max_length=64, description=description)
+
+
 class JobResultOut(BaseModel):
     """What every resource a job computes shows (partitions, assemblies, components, compositions):
     the request, where it stands, the job's reason when it failed, and (from a POST) its job."""

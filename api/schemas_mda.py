@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from api.schemas import JobResultOut
+from api.schemas import JobResultOut, id_field
 from core.mda.jobs import MAX_COMPONENTS, ComponentJob, CompositionJob
 
 
@@ -27,15 +27,10 @@ class ComponentCreate(ComponentJob):
         },
     )  # fmt: skip
 
-    model_id: str = Field(
-        ..., min_length=1, max_length=64, description="A ready model of yours: the trained classifier."
-    )
-    dataset_id: str = Field(
-        ...,
-        min_length=1,
-        max_length=64,
-        description="Labelled images of the classes: samples are chosen from a fit split, Base vs Disa. "
-        "measured on a held-out split.",
+    model_id: str = id_field("A ready model of yours: the trained classifier.")
+    dataset_id: str = id_field(
+        "Labelled images of the classes: samples are chosen from a fit split, Base vs Disa. measured on "
+        "a held-out split."
     )
 
 
@@ -60,12 +55,9 @@ class CompositionCreate(CompositionJob):
         max_length=MAX_COMPONENTS,
         description="Done components of yours, from models of one architecture (distinct).",
     )
-    scaling_dataset_id: str = Field(
-        ...,
-        min_length=1,
-        max_length=64,
-        description="Labelled images of the components' classes (their class_labels): a validation split "
-        "scales the logits (and fine-tunes), an eval split gives Score1/Score2.",
+    scaling_dataset_id: str = id_field(
+        "Labelled images of the components' classes (their class_labels): a validation split scales the "
+        "logits (and fine-tunes), an eval split gives Score1/Score2."
     )
 
 
