@@ -46,6 +46,12 @@ class JobOut(BaseModel):
 R = TypeVar("R", bound="JobResultOut")
 
 
+def request_config(*examples: dict[str, Any]) -> ConfigDict:
+    """A request body's pydantic config: unknown fields and non-finite numbers refused, and the
+    ``examples`` shown in the OpenAPI document."""
+    return ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": list(examples)})
+
+
 def id_field(description: str) -> Any:
     """A required reference to one of the caller's resources by id."""
     return Field(..., min_length=1, max_length=64, description=description)

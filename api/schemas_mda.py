@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from api.schemas import JobResultOut, id_field
+from api.schemas import JobResultOut, id_field, request_config
 from core.mda.jobs import MAX_COMPONENTS, ComponentJob, CompositionJob
 
 
 class ComponentCreate(ComponentJob):
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {"model_id": "mdl_187d2c4a9b3e5f01a1b2c3d4e5", "dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2",
-                 "classes": [0, 1]},
-                {"model_id": "mdl_187d2c4a9b3e5f01a1b2c3d4e5", "dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2",
-                 "classes": [0, 1, 2], "class_labels": [5, 6, 7], "min_samples": 10, "seed": 0,
-                 "thresholds": {"alpha_conv": 0.3, "beta_conv": 0.2,
-                                "alpha_linear": 0.4, "beta_linear": 0.3}},
-            ]
-        },
+    model_config = request_config(
+        {"model_id": "mdl_187d2c4a9b3e5f01a1b2c3d4e5", "dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2",
+         "classes": [0, 1]},
+        {"model_id": "mdl_187d2c4a9b3e5f01a1b2c3d4e5", "dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2",
+         "classes": [0, 1, 2], "class_labels": [5, 6, 7], "min_samples": 10, "seed": 0,
+         "thresholds": {"alpha_conv": 0.3, "beta_conv": 0.2, "alpha_linear": 0.4, "beta_linear": 0.3}},
     )  # fmt: skip
 
     model_id: str = id_field("A ready model of yours: the trained classifier.")
@@ -35,18 +28,12 @@ class ComponentCreate(ComponentJob):
 
 
 class CompositionCreate(CompositionJob):
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {"component_ids": ["cmp_187d2c4b0c1d2e03a9b8c7d6e5", "cmp_187d2c4b6e7f8a04e5d6c7b8a9"],
-                 "scaling_dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2"},
-                {"component_ids": ["cmp_187d2c4b0c1d2e03a9b8c7d6e5", "cmp_187d2c4b6e7f8a04e5d6c7b8a9"],
-                 "scaling_dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2", "parameter_scaling": True,
-                 "classes": [5, 0, 1, 6], "finetune_epochs": 1},
-            ]
-        },
+    model_config = request_config(
+        {"component_ids": ["cmp_187d2c4b0c1d2e03a9b8c7d6e5", "cmp_187d2c4b6e7f8a04e5d6c7b8a9"],
+         "scaling_dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2"},
+        {"component_ids": ["cmp_187d2c4b0c1d2e03a9b8c7d6e5", "cmp_187d2c4b6e7f8a04e5d6c7b8a9"],
+         "scaling_dataset_id": "ds_187d2c4a9b3e5f02f6e5d4c3b2", "parameter_scaling": True,
+         "classes": [5, 0, 1, 6], "finetune_epochs": 1},
     )  # fmt: skip
 
     component_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
