@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from pathlib import Path
@@ -33,7 +34,8 @@ def given(**options: Any) -> dict[str, Any]:
 
 def schemas() -> Any:
     """The generated client's request models."""
-    return generated().models
+    generated()  # exits with an install hint when the client is missing
+    return importlib.import_module("reassembly_client.models")
 
 
 # ----- models -------------------------------------------------------------------------------------
@@ -77,17 +79,22 @@ def models_upload(
     architecture: Annotated[str, typer.Option(help="The timm name the weights belong to.")],
     num_classes: int | None = None,
     input_size: Annotated[str | None, typer.Option(help="C,H,W")] = None,
+    model_kwargs: Annotated[
+        str | None, typer.Option(help='timm settings as JSON, e.g. {"in_chans": 1}')
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Register a model from safetensors weights."""
-    rc, m = generated(), schemas()
+    rc, m = importlib.import_module("reassembly_client.types"), schemas()
     fields: dict[str, Any] = {"name": name, "architecture": architecture}
     if num_classes is not None:
         fields["num_classes"] = num_classes
     if input_size:
         fields["input_size"] = json.dumps(ints(input_size))
+    if model_kwargs:
+        fields["model_kwargs"] = model_kwargs
     with open(weights, "rb") as f:
-        body = m.BodyUploadModel(weights=rc.types.File(payload=f, file_name=weights.name), **fields)
+        body = m.BodyUploadModel(weights=rc.File(payload=f, file_name=weights.name), **fields)
         show(ctx.obj.data("models.upload_model", body=body), as_json, MODEL_COLUMNS)
 
 
@@ -115,12 +122,10 @@ def datasets_add(
     ],
     as_json: AsJson = False,
 ) -> None:
-    rc, m = generated(), schemas()
+    rc, m = importlib.import_module("reassembly_client.types"), schemas()
     payload = folder_zip(path) if path.is_dir() else path.read_bytes()
     file_name = f"{path.name}.zip" if path.is_dir() else path.name
-    body = m.BodyCreateDataset(
-        file=rc.types.File(payload=io.BytesIO(payload), file_name=file_name), name=name
-    )
+    body = m.BodyCreateDataset(file=rc.File(payload=io.BytesIO(payload), file_name=file_name), name=name)
     show(ctx.obj.data("datasets.create_dataset", body=body), as_json, DATASET_COLUMNS)
 
 

@@ -40,7 +40,7 @@ def _json(output: str) -> dict:
     return dict(json.loads(output[output.index("{") :]))
 
 
-def test_models_and_jobs(cli, live: LiveService, zoo_models: list[dict]) -> None:  # type: ignore[no-untyped-def]
+def test_models_and_jobs(cli, live: LiveService, zoo_models: list[dict], tiny_zoo: Path) -> None:  # type: ignore[no-untyped-def]
     listed = _json(cli("models", "list", "--json"))
     assert {m["id"] for m in zoo_models} <= {m["id"] for m in listed["items"]}
     table = cli("models", "list")
@@ -59,6 +59,14 @@ def test_models_and_jobs(cli, live: LiveService, zoo_models: list[dict]) -> None
     watched = cli("jobs", "watch", dissect["id"])
     assert "succeeded" in watched and "100%" in watched
     cli("models", "rm", added["id"])
+
+    entry = json.loads((tiny_zoo / "zoo.json").read_text())["models"][0]
+    kwargs = json.dumps({**entry["kwargs"], "in_chans": entry["input_size"][0]})
+    uploaded = _json(cli("models", "upload", "cli-upload", str(tiny_zoo / entry["weights_file"]),
+                         "--architecture", entry["arch"], "--num-classes", str(entry["num_classes"]),
+                         "--input-size", ",".join(map(str, entry["input_size"])), "--model-kwargs", kwargs,
+                         "--json"))  # fmt: skip
+    assert uploaded["status"] == "ready" and uploaded["source"] == "upload"
 
     # Failures exit non-zero with the server's reason.
     missing = cli("models", "show", "mdl_nope", ok=False)
@@ -86,6 +94,9 @@ def test_datasets_partitions_pictures(  # type: ignore[no-untyped-def]
     assert ds["num_classes"] == 10
     assert _json(cli("datasets", "show", ds["id"], "--json"))["id"] == ds["id"]
     assert ds["id"] in cli("datasets", "list")
+    folder = _image_folder(tmp_path / "folder", bundled_subset_path())
+    out = cli("datasets", "add", "cli-folder", str(folder), "--json")
+    assert _json(out) | {"class_names": ["bag", "coat"], "num_images": 6} == _json(out)
 
     ids = [m["id"] for m in zoo_models]
     models = [arg for mid in ids[:-1] for arg in ("--model", mid)]
@@ -137,3 +148,17 @@ def test_assemblies_components_compositions(  # type: ignore[no-untyped-def]
     too_few = cli("compositions", "create", "--component", parts[0]["id"], "--scaling-dataset",
                   fashion_dataset["id"], ok=False)  # fmt: skip
     assert "422" in too_few
+
+
+def _image_folder(root: Path, npz: Path) -> Path:
+    """Three real PNGs per class, one folder per class (what ``datasets add DIR`` zips on the fly)."""
+    import numpy as np
+    from PIL import Image
+
+    with np.load(npz) as data:
+        images, labels = data["images"], data["labels"]
+    for name, label in (("bag", 8), ("coat", 4)):
+        (root / name).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(labels == label)[:3]):
+            Image.fromarray(images[index]).save(root / name / f"{i}.png")
+    return root
