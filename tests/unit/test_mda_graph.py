@@ -93,3 +93,30 @@ def test_pruning_a_residual_channel_removes_it_everywhere() -> None:
     assert shapes["c"]["out_channels"] == shapes["bn"]["num_features"] == 3
     assert shapes["d"]["in_channels"] == shapes["d"]["out_channels"] == shapes["fc"]["in_features"] == 3
     assert pruned(torch.randn(2, 1, 6, 6)).shape == (2, 3)
+
+
+def test_on_a_chain_the_graph_demands_equal_the_official_chain_recursion() -> None:
+    """On a plain chain (VGG-style, with an MLP head) the tensor-graph recursion must give exactly
+    the masks of the official code's reversed-module-list recursion."""
+    import timm
+
+    import core.zoo  # noqa: F401  (registers vgg_mda)
+    from core.mda.contrib import mm_norm
+    from core.mda.locate import Thresholds, accumulate_contributions, locate
+
+    torch.manual_seed(0)
+    model = timm.create_model("vgg_mda", num_classes=4).eval()
+    x = torch.randn(24, 1, 32, 32)
+    positions = torch.arange(24) % 2
+    classes = [3, 1]
+    loc = locate(model, x, positions, classes, Thresholds())
+    sums = accumulate_contributions(model, loc.graph, x, positions, 2)
+    layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))][::-1]
+    mask = torch.zeros(2, 4)
+    mask[torch.arange(2), torch.tensor(classes)] = 1
+    for name in layers:
+        alpha, beta = Thresholds().of(model.get_submodule(name))
+        hard = (mm_norm(sums[name]) > alpha).float()
+        mask = (mm_norm(torch.einsum("co,coi->ci", mask, hard)) > beta).float()
+        step = next(s for s in loc.graph.steps if str(s.node.target) == name)
+        assert torch.equal(loc.demand[step.inputs[0]].float(), mask), name
