@@ -32,10 +32,13 @@ class AssemblyOut:
     Attributes:
         id (str):
         status (AssemblyOutStatus):
-        partition_id (str):
-        target_dataset_id (str):
         config (AssemblyOutConfig):
         created_at (datetime.datetime):
+        partition_id (str):
+        target_dataset_id (str):
+        error (AssemblyOutErrorType0 | None | Unset):
+        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+        job (JobOut | None | Unset):
         candidates (list[AssemblyOutCandidatesItem] | Unset):
         chosen (AssemblyOutChosenType0 | None | Unset):
         baseline (AssemblyOutBaselineType0 | None | Unset):
@@ -46,17 +49,17 @@ class AssemblyOut:
         pool (list[AssemblyOutPoolItem] | Unset):
         zoo_models (list[AssemblyOutZooModelsItem] | Unset):
         target (AssemblyOutTargetType0 | None | Unset): Images in the fit, validation and held-out splits.
-        error (AssemblyOutErrorType0 | None | Unset):
-        checkpoint_available (bool | Unset):  Default: False.
-        job (JobOut | None | Unset):
     """
 
     id: str
     status: AssemblyOutStatus
-    partition_id: str
-    target_dataset_id: str
     config: AssemblyOutConfig
     created_at: datetime.datetime
+    partition_id: str
+    target_dataset_id: str
+    error: AssemblyOutErrorType0 | None | Unset = UNSET
+    checkpoint_available: bool | Unset = False
+    job: JobOut | None | Unset = UNSET
     candidates: list[AssemblyOutCandidatesItem] | Unset = UNSET
     chosen: AssemblyOutChosenType0 | None | Unset = UNSET
     baseline: AssemblyOutBaselineType0 | None | Unset = UNSET
@@ -66,9 +69,6 @@ class AssemblyOut:
     pool: list[AssemblyOutPoolItem] | Unset = UNSET
     zoo_models: list[AssemblyOutZooModelsItem] | Unset = UNSET
     target: AssemblyOutTargetType0 | None | Unset = UNSET
-    error: AssemblyOutErrorType0 | None | Unset = UNSET
-    checkpoint_available: bool | Unset = False
-    job: JobOut | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,13 +82,31 @@ class AssemblyOut:
 
         status = self.status.value
 
+        config = self.config.to_dict()
+
+        created_at = self.created_at.isoformat()
+
         partition_id = self.partition_id
 
         target_dataset_id = self.target_dataset_id
 
-        config = self.config.to_dict()
+        error: dict[str, Any] | None | Unset
+        if isinstance(self.error, Unset):
+            error = UNSET
+        elif isinstance(self.error, AssemblyOutErrorType0):
+            error = self.error.to_dict()
+        else:
+            error = self.error
 
-        created_at = self.created_at.isoformat()
+        checkpoint_available = self.checkpoint_available
+
+        job: dict[str, Any] | None | Unset
+        if isinstance(self.job, Unset):
+            job = UNSET
+        elif isinstance(self.job, JobOut):
+            job = self.job.to_dict()
+        else:
+            job = self.job
 
         candidates: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.candidates, Unset):
@@ -155,36 +173,24 @@ class AssemblyOut:
         else:
             target = self.target
 
-        error: dict[str, Any] | None | Unset
-        if isinstance(self.error, Unset):
-            error = UNSET
-        elif isinstance(self.error, AssemblyOutErrorType0):
-            error = self.error.to_dict()
-        else:
-            error = self.error
-
-        checkpoint_available = self.checkpoint_available
-
-        job: dict[str, Any] | None | Unset
-        if isinstance(self.job, Unset):
-            job = UNSET
-        elif isinstance(self.job, JobOut):
-            job = self.job.to_dict()
-        else:
-            job = self.job
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "id": id,
                 "status": status,
-                "partition_id": partition_id,
-                "target_dataset_id": target_dataset_id,
                 "config": config,
                 "created_at": created_at,
+                "partition_id": partition_id,
+                "target_dataset_id": target_dataset_id,
             }
         )
+        if error is not UNSET:
+            field_dict["error"] = error
+        if checkpoint_available is not UNSET:
+            field_dict["checkpoint_available"] = checkpoint_available
+        if job is not UNSET:
+            field_dict["job"] = job
         if candidates is not UNSET:
             field_dict["candidates"] = candidates
         if chosen is not UNSET:
@@ -203,12 +209,6 @@ class AssemblyOut:
             field_dict["zoo_models"] = zoo_models
         if target is not UNSET:
             field_dict["target"] = target
-        if error is not UNSET:
-            field_dict["error"] = error
-        if checkpoint_available is not UNSET:
-            field_dict["checkpoint_available"] = checkpoint_available
-        if job is not UNSET:
-            field_dict["job"] = job
 
         return field_dict
 
@@ -229,13 +229,49 @@ class AssemblyOut:
 
         status = AssemblyOutStatus(d.pop("status"))
 
+        config = AssemblyOutConfig.from_dict(d.pop("config"))
+
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
         partition_id = d.pop("partition_id")
 
         target_dataset_id = d.pop("target_dataset_id")
 
-        config = AssemblyOutConfig.from_dict(d.pop("config"))
+        def _parse_error(data: object) -> AssemblyOutErrorType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                error_type_0 = AssemblyOutErrorType0.from_dict(data)
 
-        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+                return error_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AssemblyOutErrorType0 | None | Unset, data)
+
+        error = _parse_error(d.pop("error", UNSET))
+
+        checkpoint_available = d.pop("checkpoint_available", UNSET)
+
+        def _parse_job(data: object) -> JobOut | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                job_type_0 = JobOut.from_dict(data)
+
+                return job_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobOut | None | Unset, data)
+
+        job = _parse_job(d.pop("job", UNSET))
 
         _candidates = d.pop("candidates", UNSET)
         candidates: list[AssemblyOutCandidatesItem] | Unset = UNSET
@@ -350,49 +386,16 @@ class AssemblyOut:
 
         target = _parse_target(d.pop("target", UNSET))
 
-        def _parse_error(data: object) -> AssemblyOutErrorType0 | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                error_type_0 = AssemblyOutErrorType0.from_dict(data)
-
-                return error_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(AssemblyOutErrorType0 | None | Unset, data)
-
-        error = _parse_error(d.pop("error", UNSET))
-
-        checkpoint_available = d.pop("checkpoint_available", UNSET)
-
-        def _parse_job(data: object) -> JobOut | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                job_type_0 = JobOut.from_dict(data)
-
-                return job_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(JobOut | None | Unset, data)
-
-        job = _parse_job(d.pop("job", UNSET))
-
         assembly_out = cls(
             id=id,
             status=status,
-            partition_id=partition_id,
-            target_dataset_id=target_dataset_id,
             config=config,
             created_at=created_at,
+            partition_id=partition_id,
+            target_dataset_id=target_dataset_id,
+            error=error,
+            checkpoint_available=checkpoint_available,
+            job=job,
             candidates=candidates,
             chosen=chosen,
             baseline=baseline,
@@ -402,9 +405,6 @@ class AssemblyOut:
             pool=pool,
             zoo_models=zoo_models,
             target=target,
-            error=error,
-            checkpoint_available=checkpoint_available,
-            job=job,
         )
 
         assembly_out.additional_properties = d

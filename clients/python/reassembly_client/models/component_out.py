@@ -26,28 +26,28 @@ class ComponentOut:
     Attributes:
         id (str):
         status (ComponentOutStatus):
-        dataset_id (str):
         config (ComponentOutConfig):
         created_at (datetime.datetime):
+        dataset_id (str):
+        error (ComponentOutErrorType0 | None | Unset):
+        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+        job (JobOut | None | Unset):
         model_id (None | str | Unset): The source model; null once it was deleted.
         result (ComponentOutResultType0 | None | Unset): Once done: params/FLOPs before and after, accuracy_base,
             accuracy_base_restricted, accuracy_component (Disa.) on the eval split, classes, class_labels,
             samples_per_class, split sizes, weights_sha256, seconds.
-        error (ComponentOutErrorType0 | None | Unset):
-        checkpoint_available (bool | Unset):  Default: False.
-        job (JobOut | None | Unset):
     """
 
     id: str
     status: ComponentOutStatus
-    dataset_id: str
     config: ComponentOutConfig
     created_at: datetime.datetime
-    model_id: None | str | Unset = UNSET
-    result: ComponentOutResultType0 | None | Unset = UNSET
+    dataset_id: str
     error: ComponentOutErrorType0 | None | Unset = UNSET
     checkpoint_available: bool | Unset = False
     job: JobOut | None | Unset = UNSET
+    model_id: None | str | Unset = UNSET
+    result: ComponentOutResultType0 | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,25 +59,11 @@ class ComponentOut:
 
         status = self.status.value
 
-        dataset_id = self.dataset_id
-
         config = self.config.to_dict()
 
         created_at = self.created_at.isoformat()
 
-        model_id: None | str | Unset
-        if isinstance(self.model_id, Unset):
-            model_id = UNSET
-        else:
-            model_id = self.model_id
-
-        result: dict[str, Any] | None | Unset
-        if isinstance(self.result, Unset):
-            result = UNSET
-        elif isinstance(self.result, ComponentOutResultType0):
-            result = self.result.to_dict()
-        else:
-            result = self.result
+        dataset_id = self.dataset_id
 
         error: dict[str, Any] | None | Unset
         if isinstance(self.error, Unset):
@@ -97,27 +83,41 @@ class ComponentOut:
         else:
             job = self.job
 
+        model_id: None | str | Unset
+        if isinstance(self.model_id, Unset):
+            model_id = UNSET
+        else:
+            model_id = self.model_id
+
+        result: dict[str, Any] | None | Unset
+        if isinstance(self.result, Unset):
+            result = UNSET
+        elif isinstance(self.result, ComponentOutResultType0):
+            result = self.result.to_dict()
+        else:
+            result = self.result
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "id": id,
                 "status": status,
-                "dataset_id": dataset_id,
                 "config": config,
                 "created_at": created_at,
+                "dataset_id": dataset_id,
             }
         )
-        if model_id is not UNSET:
-            field_dict["model_id"] = model_id
-        if result is not UNSET:
-            field_dict["result"] = result
         if error is not UNSET:
             field_dict["error"] = error
         if checkpoint_available is not UNSET:
             field_dict["checkpoint_available"] = checkpoint_available
         if job is not UNSET:
             field_dict["job"] = job
+        if model_id is not UNSET:
+            field_dict["model_id"] = model_id
+        if result is not UNSET:
+            field_dict["result"] = result
 
         return field_dict
 
@@ -133,37 +133,11 @@ class ComponentOut:
 
         status = ComponentOutStatus(d.pop("status"))
 
-        dataset_id = d.pop("dataset_id")
-
         config = ComponentOutConfig.from_dict(d.pop("config"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
-        def _parse_model_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        model_id = _parse_model_id(d.pop("model_id", UNSET))
-
-        def _parse_result(data: object) -> ComponentOutResultType0 | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                result_type_0 = ComponentOutResultType0.from_dict(data)
-
-                return result_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(ComponentOutResultType0 | None | Unset, data)
-
-        result = _parse_result(d.pop("result", UNSET))
+        dataset_id = d.pop("dataset_id")
 
         def _parse_error(data: object) -> ComponentOutErrorType0 | None | Unset:
             if data is None:
@@ -201,17 +175,43 @@ class ComponentOut:
 
         job = _parse_job(d.pop("job", UNSET))
 
+        def _parse_model_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        model_id = _parse_model_id(d.pop("model_id", UNSET))
+
+        def _parse_result(data: object) -> ComponentOutResultType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                result_type_0 = ComponentOutResultType0.from_dict(data)
+
+                return result_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ComponentOutResultType0 | None | Unset, data)
+
+        result = _parse_result(d.pop("result", UNSET))
+
         component_out = cls(
             id=id,
             status=status,
-            dataset_id=dataset_id,
             config=config,
             created_at=created_at,
-            model_id=model_id,
-            result=result,
+            dataset_id=dataset_id,
             error=error,
             checkpoint_available=checkpoint_available,
             job=job,
+            model_id=model_id,
+            result=result,
         )
 
         component_out.additional_properties = d

@@ -26,28 +26,28 @@ class CompositionOut:
     Attributes:
         id (str):
         status (CompositionOutStatus):
-        component_ids (list[str]):
-        scaling_dataset_id (str):
         config (CompositionOutConfig):
         created_at (datetime.datetime):
+        component_ids (list[str]):
+        scaling_dataset_id (str):
+        error (CompositionOutErrorType0 | None | Unset):
+        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+        job (JobOut | None | Unset):
         result (CompositionOutResultType0 | None | Unset): Once done: params/FLOPs before (components side by side) and
             after, score1_unscaled, score1, score2, scales, class_labels, each component's accuracy on its own classes,
             max_abs_diff (assembled vs concatenated components before scaling), split sizes, seconds.
-        error (CompositionOutErrorType0 | None | Unset):
-        checkpoint_available (bool | Unset):  Default: False.
-        job (JobOut | None | Unset):
     """
 
     id: str
     status: CompositionOutStatus
-    component_ids: list[str]
-    scaling_dataset_id: str
     config: CompositionOutConfig
     created_at: datetime.datetime
-    result: CompositionOutResultType0 | None | Unset = UNSET
+    component_ids: list[str]
+    scaling_dataset_id: str
     error: CompositionOutErrorType0 | None | Unset = UNSET
     checkpoint_available: bool | Unset = False
     job: JobOut | None | Unset = UNSET
+    result: CompositionOutResultType0 | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,21 +59,13 @@ class CompositionOut:
 
         status = self.status.value
 
-        component_ids = self.component_ids
-
-        scaling_dataset_id = self.scaling_dataset_id
-
         config = self.config.to_dict()
 
         created_at = self.created_at.isoformat()
 
-        result: dict[str, Any] | None | Unset
-        if isinstance(self.result, Unset):
-            result = UNSET
-        elif isinstance(self.result, CompositionOutResultType0):
-            result = self.result.to_dict()
-        else:
-            result = self.result
+        component_ids = self.component_ids
+
+        scaling_dataset_id = self.scaling_dataset_id
 
         error: dict[str, Any] | None | Unset
         if isinstance(self.error, Unset):
@@ -93,26 +85,34 @@ class CompositionOut:
         else:
             job = self.job
 
+        result: dict[str, Any] | None | Unset
+        if isinstance(self.result, Unset):
+            result = UNSET
+        elif isinstance(self.result, CompositionOutResultType0):
+            result = self.result.to_dict()
+        else:
+            result = self.result
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "id": id,
                 "status": status,
-                "component_ids": component_ids,
-                "scaling_dataset_id": scaling_dataset_id,
                 "config": config,
                 "created_at": created_at,
+                "component_ids": component_ids,
+                "scaling_dataset_id": scaling_dataset_id,
             }
         )
-        if result is not UNSET:
-            field_dict["result"] = result
         if error is not UNSET:
             field_dict["error"] = error
         if checkpoint_available is not UNSET:
             field_dict["checkpoint_available"] = checkpoint_available
         if job is not UNSET:
             field_dict["job"] = job
+        if result is not UNSET:
+            field_dict["result"] = result
 
         return field_dict
 
@@ -128,30 +128,13 @@ class CompositionOut:
 
         status = CompositionOutStatus(d.pop("status"))
 
-        component_ids = cast(list[str], d.pop("component_ids"))
-
-        scaling_dataset_id = d.pop("scaling_dataset_id")
-
         config = CompositionOutConfig.from_dict(d.pop("config"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
-        def _parse_result(data: object) -> CompositionOutResultType0 | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                result_type_0 = CompositionOutResultType0.from_dict(data)
+        component_ids = cast(list[str], d.pop("component_ids"))
 
-                return result_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(CompositionOutResultType0 | None | Unset, data)
-
-        result = _parse_result(d.pop("result", UNSET))
+        scaling_dataset_id = d.pop("scaling_dataset_id")
 
         def _parse_error(data: object) -> CompositionOutErrorType0 | None | Unset:
             if data is None:
@@ -189,17 +172,34 @@ class CompositionOut:
 
         job = _parse_job(d.pop("job", UNSET))
 
+        def _parse_result(data: object) -> CompositionOutResultType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                result_type_0 = CompositionOutResultType0.from_dict(data)
+
+                return result_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CompositionOutResultType0 | None | Unset, data)
+
+        result = _parse_result(d.pop("result", UNSET))
+
         composition_out = cls(
             id=id,
             status=status,
-            component_ids=component_ids,
-            scaling_dataset_id=scaling_dataset_id,
             config=config,
             created_at=created_at,
-            result=result,
+            component_ids=component_ids,
+            scaling_dataset_id=scaling_dataset_id,
             error=error,
             checkpoint_available=checkpoint_available,
             job=job,
+            result=result,
         )
 
         composition_out.additional_properties = d

@@ -26,28 +26,30 @@ class PartitionOut:
     Attributes:
         id (str):
         status (PartitionOutStatus):
-        model_ids (list[str]):
-        probe_dataset_id (str):
         config (PartitionOutConfig):
         created_at (datetime.datetime):
+        model_ids (list[str]):
+        probe_dataset_id (str):
+        error (None | PartitionOutErrorType0 | Unset):
+        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+        job (JobOut | None | Unset):
         objective (float | None | Unset):
         restarts_used (int | None | Unset):
         sets (list[SetOut] | Unset):
-        error (None | PartitionOutErrorType0 | Unset):
-        job (JobOut | None | Unset):
     """
 
     id: str
     status: PartitionOutStatus
-    model_ids: list[str]
-    probe_dataset_id: str
     config: PartitionOutConfig
     created_at: datetime.datetime
+    model_ids: list[str]
+    probe_dataset_id: str
+    error: None | PartitionOutErrorType0 | Unset = UNSET
+    checkpoint_available: bool | Unset = False
+    job: JobOut | None | Unset = UNSET
     objective: float | None | Unset = UNSET
     restarts_used: int | None | Unset = UNSET
     sets: list[SetOut] | Unset = UNSET
-    error: None | PartitionOutErrorType0 | Unset = UNSET
-    job: JobOut | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,13 +60,31 @@ class PartitionOut:
 
         status = self.status.value
 
+        config = self.config.to_dict()
+
+        created_at = self.created_at.isoformat()
+
         model_ids = self.model_ids
 
         probe_dataset_id = self.probe_dataset_id
 
-        config = self.config.to_dict()
+        error: dict[str, Any] | None | Unset
+        if isinstance(self.error, Unset):
+            error = UNSET
+        elif isinstance(self.error, PartitionOutErrorType0):
+            error = self.error.to_dict()
+        else:
+            error = self.error
 
-        created_at = self.created_at.isoformat()
+        checkpoint_available = self.checkpoint_available
+
+        job: dict[str, Any] | None | Unset
+        if isinstance(self.job, Unset):
+            job = UNSET
+        elif isinstance(self.job, JobOut):
+            job = self.job.to_dict()
+        else:
+            job = self.job
 
         objective: float | None | Unset
         if isinstance(self.objective, Unset):
@@ -85,44 +105,30 @@ class PartitionOut:
                 sets_item = sets_item_data.to_dict()
                 sets.append(sets_item)
 
-        error: dict[str, Any] | None | Unset
-        if isinstance(self.error, Unset):
-            error = UNSET
-        elif isinstance(self.error, PartitionOutErrorType0):
-            error = self.error.to_dict()
-        else:
-            error = self.error
-
-        job: dict[str, Any] | None | Unset
-        if isinstance(self.job, Unset):
-            job = UNSET
-        elif isinstance(self.job, JobOut):
-            job = self.job.to_dict()
-        else:
-            job = self.job
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "id": id,
                 "status": status,
-                "model_ids": model_ids,
-                "probe_dataset_id": probe_dataset_id,
                 "config": config,
                 "created_at": created_at,
+                "model_ids": model_ids,
+                "probe_dataset_id": probe_dataset_id,
             }
         )
+        if error is not UNSET:
+            field_dict["error"] = error
+        if checkpoint_available is not UNSET:
+            field_dict["checkpoint_available"] = checkpoint_available
+        if job is not UNSET:
+            field_dict["job"] = job
         if objective is not UNSET:
             field_dict["objective"] = objective
         if restarts_used is not UNSET:
             field_dict["restarts_used"] = restarts_used
         if sets is not UNSET:
             field_dict["sets"] = sets
-        if error is not UNSET:
-            field_dict["error"] = error
-        if job is not UNSET:
-            field_dict["job"] = job
 
         return field_dict
 
@@ -138,13 +144,49 @@ class PartitionOut:
 
         status = PartitionOutStatus(d.pop("status"))
 
+        config = PartitionOutConfig.from_dict(d.pop("config"))
+
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
         model_ids = cast(list[str], d.pop("model_ids"))
 
         probe_dataset_id = d.pop("probe_dataset_id")
 
-        config = PartitionOutConfig.from_dict(d.pop("config"))
+        def _parse_error(data: object) -> None | PartitionOutErrorType0 | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                error_type_0 = PartitionOutErrorType0.from_dict(data)
 
-        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+                return error_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PartitionOutErrorType0 | Unset, data)
+
+        error = _parse_error(d.pop("error", UNSET))
+
+        checkpoint_available = d.pop("checkpoint_available", UNSET)
+
+        def _parse_job(data: object) -> JobOut | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                job_type_0 = JobOut.from_dict(data)
+
+                return job_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobOut | None | Unset, data)
+
+        job = _parse_job(d.pop("job", UNSET))
 
         def _parse_objective(data: object) -> float | None | Unset:
             if data is None:
@@ -173,52 +215,19 @@ class PartitionOut:
 
                 sets.append(sets_item)
 
-        def _parse_error(data: object) -> None | PartitionOutErrorType0 | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                error_type_0 = PartitionOutErrorType0.from_dict(data)
-
-                return error_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | PartitionOutErrorType0 | Unset, data)
-
-        error = _parse_error(d.pop("error", UNSET))
-
-        def _parse_job(data: object) -> JobOut | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                job_type_0 = JobOut.from_dict(data)
-
-                return job_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(JobOut | None | Unset, data)
-
-        job = _parse_job(d.pop("job", UNSET))
-
         partition_out = cls(
             id=id,
             status=status,
-            model_ids=model_ids,
-            probe_dataset_id=probe_dataset_id,
             config=config,
             created_at=created_at,
+            model_ids=model_ids,
+            probe_dataset_id=probe_dataset_id,
+            error=error,
+            checkpoint_available=checkpoint_available,
+            job=job,
             objective=objective,
             restarts_used=restarts_used,
             sets=sets,
-            error=error,
-            job=job,
         )
 
         partition_out.additional_properties = d

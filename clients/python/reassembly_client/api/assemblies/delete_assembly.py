@@ -116,9 +116,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Assembly
+    """Delete a assembly
 
-     Delete an assembly and its checkpoint; 409 while its job is queued or running.
+     Delete the assembly and what only it refers to; 409 names whatever still uses it.
 
     Args:
         assembly_id (str):
@@ -150,9 +150,9 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Assembly
+    """Delete a assembly
 
-     Delete an assembly and its checkpoint; 409 while its job is queued or running.
+     Delete the assembly and what only it refers to; 409 names whatever still uses it.
 
     Args:
         assembly_id (str):
@@ -179,9 +179,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Assembly
+    """Delete a assembly
 
-     Delete an assembly and its checkpoint; 409 while its job is queued or running.
+     Delete the assembly and what only it refers to; 409 names whatever still uses it.
 
     Args:
         assembly_id (str):
@@ -211,9 +211,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Assembly
+    """Delete a assembly
 
-     Delete an assembly and its checkpoint; 409 while its job is queued or running.
+     Delete the assembly and what only it refers to; 409 names whatever still uses it.
 
     Args:
         assembly_id (str):

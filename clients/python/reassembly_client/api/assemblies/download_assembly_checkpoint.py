@@ -112,7 +112,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[ErrorOut]:
-    """Download Checkpoint
+    """Download a assembly's archive
 
      The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx).
 
@@ -146,7 +146,7 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> ErrorOut | None:
-    """Download Checkpoint
+    """Download a assembly's archive
 
      The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx).
 
@@ -175,7 +175,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[ErrorOut]:
-    """Download Checkpoint
+    """Download a assembly's archive
 
      The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx).
 
@@ -207,7 +207,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> ErrorOut | None:
-    """Download Checkpoint
+    """Download a assembly's archive
 
      The archive: model.safetensors + manifest.json + README.md model card (+ model.onnx).
 

@@ -116,10 +116,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Dataset
+    """Delete a dataset
 
-     Delete a dataset and its cached sketches; 409 naming the partitions, assemblies, components,
-    compositions or jobs that still use it.
+     Delete the dataset and what only it refers to; 409 names whatever still uses it.
 
     Args:
         dataset_id (str):
@@ -151,10 +150,9 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Dataset
+    """Delete a dataset
 
-     Delete a dataset and its cached sketches; 409 naming the partitions, assemblies, components,
-    compositions or jobs that still use it.
+     Delete the dataset and what only it refers to; 409 names whatever still uses it.
 
     Args:
         dataset_id (str):
@@ -181,10 +179,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Dataset
+    """Delete a dataset
 
-     Delete a dataset and its cached sketches; 409 naming the partitions, assemblies, components,
-    compositions or jobs that still use it.
+     Delete the dataset and what only it refers to; 409 names whatever still uses it.
 
     Args:
         dataset_id (str):
@@ -214,10 +211,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Dataset
+    """Delete a dataset
 
-     Delete a dataset and its cached sketches; 409 naming the partitions, assemblies, components,
-    compositions or jobs that still use it.
+     Delete the dataset and what only it refers to; 409 names whatever still uses it.
 
     Args:
         dataset_id (str):

@@ -116,9 +116,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Component
+    """Delete a component
 
-     Delete a component and its archive; 409 naming the compositions or jobs that still use it.
+     Delete the component and what only it refers to; 409 names whatever still uses it.
 
     Args:
         component_id (str):
@@ -150,9 +150,9 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Component
+    """Delete a component
 
-     Delete a component and its archive; 409 naming the compositions or jobs that still use it.
+     Delete the component and what only it refers to; 409 names whatever still uses it.
 
     Args:
         component_id (str):
@@ -179,9 +179,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Component
+    """Delete a component
 
-     Delete a component and its archive; 409 naming the compositions or jobs that still use it.
+     Delete the component and what only it refers to; 409 names whatever still uses it.
 
     Args:
         component_id (str):
@@ -211,9 +211,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Component
+    """Delete a component
 
-     Delete a component and its archive; 409 naming the compositions or jobs that still use it.
+     Delete the component and what only it refers to; 409 names whatever still uses it.
 
     Args:
         component_id (str):

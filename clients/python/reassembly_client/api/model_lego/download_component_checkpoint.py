@@ -112,7 +112,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[ErrorOut]:
-    """Download Component
+    """Download a component's archive
 
      The archive: model.safetensors + spec.json + manifest.json + README.md model card.
 
@@ -146,7 +146,7 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> ErrorOut | None:
-    """Download Component
+    """Download a component's archive
 
      The archive: model.safetensors + spec.json + manifest.json + README.md model card.
 
@@ -175,7 +175,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[ErrorOut]:
-    """Download Component
+    """Download a component's archive
 
      The archive: model.safetensors + spec.json + manifest.json + README.md model card.
 
@@ -207,7 +207,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> ErrorOut | None:
-    """Download Component
+    """Download a component's archive
 
      The archive: model.safetensors + spec.json + manifest.json + README.md model card.
 

@@ -116,10 +116,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Model
+    """Delete a model
 
-     Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
-    that still use it (a finished component is standalone and keeps working).
+     Delete the model and what only it refers to; 409 names whatever still uses it.
 
     Args:
         model_id (str):
@@ -151,10 +150,9 @@ def sync(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Model
+    """Delete a model
 
-     Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
-    that still use it (a finished component is standalone and keeps working).
+     Delete the model and what only it refers to; 409 names whatever still uses it.
 
     Args:
         model_id (str):
@@ -181,10 +179,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Response[Any | ErrorOut]:
-    """Delete Model
+    """Delete a model
 
-     Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
-    that still use it (a finished component is standalone and keeps working).
+     Delete the model and what only it refers to; 409 names whatever still uses it.
 
     Args:
         model_id (str):
@@ -214,10 +211,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     authorization: None | str | Unset = UNSET,
 ) -> Any | ErrorOut | None:
-    """Delete Model
+    """Delete a model
 
-     Delete a model, its nodes and sketches; 409 naming the partitions, pending components or jobs
-    that still use it (a finished component is standalone and keeps working).
+     Delete the model and what only it refers to; 409 names whatever still uses it.
 
     Args:
         model_id (str):
