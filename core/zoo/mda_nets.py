@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
 
+from core.zoo.cfg import zoo_cfg
+
 __all__ = ["GoogLeNetMda", "ResNetMda", "VggMda", "googlenet_mda", "resnet_mda", "vgg_mda"]
 
 
@@ -152,40 +154,29 @@ class GoogLeNetMda(_Classifier):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-def _cfg(first_conv: str) -> dict[str, Any]:
-    return dict(
-        url="",
-        num_classes=10,
-        input_size=(1, 32, 32),
-        pool_size=(1, 1),
-        crop_pct=1.0,
-        interpolation="bilinear",
-        mean=(0.2860,),
-        std=(0.3530,),
-        first_conv=first_conv,
-        classifier="fc",
-        license="apache-2.0",
-    )
-
-
 default_cfgs = generate_default_cfgs(
-    {"vgg_mda": _cfg("features.0"), "resnet_mda": _cfg("stem.0"), "googlenet_mda": _cfg("stem.0")}
+    {name: zoo_cfg(first_conv, "fc") for name, first_conv in
+     (("vgg_mda", "features.0"), ("resnet_mda", "stem.0"), ("googlenet_mda", "stem.0"))}
+)  # fmt: skip
+
+
+def _registered(name: str, cls: type[nn.Module], doc: str) -> Any:
+    """``cls`` as the timm architecture ``name`` (its config above)."""
+
+    def create(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        return build_model_with_cfg(cls, name, pretrained, **kwargs)
+
+    create.__name__ = create.__qualname__ = name
+    create.__doc__ = doc
+    return register_model(create)
+
+
+vgg_mda = _registered(
+    "vgg_mda", VggMda, "VGG-style chain, 16–64 channels, MLP head (exercises the Linear thresholds)."
 )
-
-
-@register_model
-def vgg_mda(pretrained: bool = False, **kwargs: Any) -> VggMda:
-    """VGG-style chain, 16–64 channels, MLP head (exercises the Linear thresholds)."""
-    return build_model_with_cfg(VggMda, "vgg_mda", pretrained, **kwargs)
-
-
-@register_model
-def resnet_mda(pretrained: bool = False, **kwargs: Any) -> ResNetMda:
-    """ResNet with identity and projection shortcuts, 16–64 channels."""
-    return build_model_with_cfg(ResNetMda, "resnet_mda", pretrained, **kwargs)
-
-
-@register_model
-def googlenet_mda(pretrained: bool = False, **kwargs: Any) -> GoogLeNetMda:
-    """GoogLeNet-style net with three concatenating inception blocks."""
-    return build_model_with_cfg(GoogLeNetMda, "googlenet_mda", pretrained, **kwargs)
+resnet_mda = _registered(
+    "resnet_mda", ResNetMda, "ResNet with identity and projection shortcuts, 16–64 channels."
+)
+googlenet_mda = _registered(
+    "googlenet_mda", GoogLeNetMda, "GoogLeNet-style net with three concatenating inception blocks."
+)
