@@ -49,22 +49,21 @@ class CompositionCreate(CompositionJob):
 
 
 class ComponentOut(JobResultOut):
+    """A Model LEGO component. Its ``result``, once done: params/FLOPs before and after,
+    accuracy_base, accuracy_base_restricted, accuracy_component (Disa.) on the eval split, classes,
+    class_labels, samples_per_class, split sizes, weights_sha256, seconds."""
+
     model_id: str | None = Field(None, description="The source model; null once it was deleted.")
     dataset_id: str
-    result: dict[str, Any] | None = Field(
-        None,
-        description="Once done: params/FLOPs before and after, accuracy_base, accuracy_base_restricted, "
-        "accuracy_component (Disa.) on the eval split, classes, class_labels, samples_per_class, split "
-        "sizes, weights_sha256, seconds.",
-    )
+    result: dict[str, Any] | None = None
 
 
 class CompositionOut(JobResultOut):
+    """Components assembled into one classifier. Its ``result``, once done: params/FLOPs before
+    (components side by side) and after, score1_unscaled, score1, score2, scales, class_labels, each
+    component's accuracy on its own classes, max_abs_diff (assembled vs concatenated components before
+    scaling), split sizes, seconds."""
+
     component_ids: list[str]
     scaling_dataset_id: str
-    result: dict[str, Any] | None = Field(
-        None,
-        description="Once done: params/FLOPs before (components side by side) and after, score1_unscaled, "
-        "score1, score2, scales, class_labels, each component's accuracy on its own classes, "
-        "max_abs_diff (assembled vs concatenated components before scaling), split sizes, seconds.",
-    )
+    result: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ from core.limits import MAX_CLASSES, MAX_SEED
 from core.mda.request import ThresholdsIn
 
 ClassIndex = Annotated[int, Field(ge=0, lt=MAX_CLASSES)]
+ClassList = Annotated[list[ClassIndex], Field(max_length=4096)]
 MAX_COMPONENTS = 32
 
 
@@ -24,15 +25,11 @@ class ComponentJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    classes: list[ClassIndex] = Field(
-        ...,
-        min_length=1,
-        max_length=1024,
-        description="Output indices of the model to keep, in the component's output order (distinct).",
+    classes: ClassList = Field(
+        ..., min_length=1, description="Output indices of the model to keep, in the component's output order."
     )
-    class_labels: list[ClassIndex] | None = Field(
+    class_labels: ClassList | None = Field(
         None,
-        max_length=1024,
         description="The dataset label of each kept output (default: the output indices). Components "
         "of models trained on different class subsets share this label space when composed.",
     )
@@ -95,9 +92,8 @@ class CompositionJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    classes: list[ClassIndex] | None = Field(
+    classes: ClassList | None = Field(
         None,
-        max_length=4096,
         description="Order of the assembled logits, as labels of the components (every label exactly "
         "once); default: each component's labels in component order.",
     )

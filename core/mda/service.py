@@ -68,6 +68,17 @@ class SourceModel:
         return {**self.model_kwargs, "num_classes": self.num_classes}
 
 
+@dataclass(frozen=True)
+class StoredDataset:
+    """A dataset as the service stores it: uint8 images, labels in its own label space, its id and
+    class names (both only named in manifests and results)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    id: str | None = None
+    class_names: Sequence[str] | None = None
+
+
 @dataclass
 class Built:
     """What a job stores: the archive's bytes and the result written on the resource's row."""
@@ -175,19 +186,17 @@ def _card(title: str, lines: list[str], manifest: dict[str, Any]) -> str:
 def build_component(
     model: nn.Module,
     source: SourceModel,
-    images: np.ndarray,
-    labels: np.ndarray,
+    data: StoredDataset,
     job: ComponentJob,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
-    *,
-    dataset_id: str | None = None,
-    class_names: Sequence[str] | None = None,
     name: str = "component",
 ) -> Built:
     """The component of ``job.classes`` of ``model`` (registered as ``source``), its archive and result.
 
-    ``labels`` are the dataset's labels; ``job.labels()`` says which dataset label each kept output is."""
+    ``data.labels`` are the dataset's labels; ``job.labels()`` says which dataset label each kept
+    output is."""
+    images, labels, dataset_id, class_names = data.images, data.labels, data.id, data.class_names
     problem = job.class_problem(source.num_classes)
     if problem:
         raise InvalidInput(problem)
@@ -308,18 +317,15 @@ def check_compatible(archives: Sequence[LoadedArchive], ids: Sequence[str]) -> N
 def build_composition(
     archives: Sequence[bytes],
     component_ids: Sequence[str],
-    images: np.ndarray,
-    labels: np.ndarray,
+    data: StoredDataset,
     job: CompositionJob,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
-    *,
-    dataset_id: str | None = None,
-    class_names: Sequence[str] | None = None,
     name: str = "composition",
 ) -> Built:
     """Assemble the archived components, scale on the scaling dataset's validation split, report
     Score1 (and Score2) on its eval split; the archive and the result."""
+    images, labels, dataset_id, class_names = data.images, data.labels, data.id, data.class_names
     report = progress or no_progress
     report(0.0, "loading the components")
     loaded = [load_archive(data) for data in archives]

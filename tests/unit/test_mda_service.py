@@ -15,7 +15,7 @@ import torch
 
 from core.errors import InvalidInput
 from core.mda.jobs import ComponentJob, CompositionJob
-from core.mda.service import SourceModel, build_component, build_composition, load_archive
+from core.mda.service import SourceModel, StoredDataset, build_component, build_composition, load_archive
 from core.zoo.data import bundled_subset_path, prepare
 from core.zoo.registry import build_model
 
@@ -45,7 +45,7 @@ def _net_and_data(offset: int = 0) -> tuple[torch.nn.Module, SourceModel, np.nda
 def test_a_component_maps_dataset_labels_to_outputs_and_round_trips() -> None:
     net, source, images, labels, (p, q) = _net_and_data(offset=5)  # output c is label c + 5 here
     job = ComponentJob(classes=[q, p], class_labels=[q + 5, p + 5], min_samples=2, seed=4)
-    built = build_component(net, source, images, labels, job, dataset_id="ds_x")
+    built = build_component(net, source, StoredDataset(images, labels, "ds_x"), job)
     res = built.result
     n = int(np.isin(labels, [p + 5, q + 5]).sum())
     assert res["split"]["fit"] + res["split"]["eval"] == n and res["eval_images"] == res["split"]["eval"]
@@ -68,7 +68,7 @@ def test_a_component_maps_dataset_labels_to_outputs_and_round_trips() -> None:
     with torch.no_grad():
         kept = loaded.component.model(x)
     assert kept.shape == (5, 2)  # only the two kept logits
-    again = build_component(net, source, images, labels, job, dataset_id="ds_x")
+    again = build_component(net, source, StoredDataset(images, labels, "ds_x"), job)
     assert (
         again.result["split"] == res["split"]
         and again.result["samples_per_class"] == res["samples_per_class"]
@@ -79,21 +79,23 @@ def test_a_label_without_images_is_refused_with_the_label() -> None:
     net, source, images, labels, _ = _net_and_data()
     assert 7 not in labels
     with pytest.raises(InvalidInput, match=r"labels \[7\]"):
-        build_component(net, source, images, labels, ComponentJob(classes=[0], class_labels=[7]))
+        build_component(
+            net, source, StoredDataset(images, labels), ComponentJob(classes=[0], class_labels=[7])
+        )
 
 
 def test_out_of_range_classes_are_refused_before_any_work() -> None:
     net, source, images, labels, _ = _net_and_data()
     with pytest.raises(InvalidInput, match="do not exist"):
-        build_component(net, source, images, labels, ComponentJob(classes=[0, 4]))
+        build_component(net, source, StoredDataset(images, labels), ComponentJob(classes=[0, 4]))
 
 
 def test_composition_reports_both_scores_and_refuses_mixed_normalisations() -> None:
     net, source, images, labels, (p, q) = _net_and_data()
-    a = build_component(net, source, images, labels, ComponentJob(classes=[p], min_samples=2))
-    b = build_component(net, source, images, labels, ComponentJob(classes=[q], min_samples=2))
+    a = build_component(net, source, StoredDataset(images, labels), ComponentJob(classes=[p], min_samples=2))
+    b = build_component(net, source, StoredDataset(images, labels), ComponentJob(classes=[q], min_samples=2))
     out = build_composition(
-        [a.archive, b.archive], ["a", "b"], images, labels, CompositionJob(classes=[q, p])
+        [a.archive, b.archive], ["a", "b"], StoredDataset(images, labels), CompositionJob(classes=[q, p])
     )
     res = out.result
     assert res["class_labels"] == [q, p] and res["max_abs_diff"] <= 1e-5
@@ -102,14 +104,14 @@ def test_composition_reports_both_scores_and_refuses_mixed_normalisations() -> N
     assert [c["id"] for c in res["components"]] == ["a", "b"]
     assert load_archive(out.archive).manifest["scales"] == res["scales"]
     tuned = build_composition(
-        [a.archive, b.archive], ["a", "b"], images, labels, CompositionJob(finetune_epochs=1)
+        [a.archive, b.archive], ["a", "b"], StoredDataset(images, labels), CompositionJob(finetune_epochs=1)
     ).result
     assert tuned["score2"] is not None and tuned["finetune_data"] == "validation"
     assert tuned["score1"] == res["score1"] and tuned["split"] == res["split"]  # Score1 is before tuning
     other = SourceModel("mdl_y", "y", "vgg_mda", 4, (1, 32, 32), (0.4,), STD, {"in_chans": 1})
-    c = build_component(net, other, images, labels, ComponentJob(classes=[q], min_samples=2))
+    c = build_component(net, other, StoredDataset(images, labels), ComponentJob(classes=[q], min_samples=2))
     with pytest.raises(InvalidInput, match="normalis"):
-        build_composition([a.archive, c.archive], ["a", "c"], images, labels, CompositionJob())
+        build_composition([a.archive, c.archive], ["a", "c"], StoredDataset(images, labels), CompositionJob())
 
 
 def test_a_foreign_zip_is_not_an_archive() -> None:

@@ -22,7 +22,7 @@ from worker.runner import JobContext
 
 def run_component(ctx: JobContext) -> dict[str, Any]:
     from core.mda.jobs import ComponentJob
-    from core.mda.service import SourceModel, build_component
+    from core.mda.service import SourceModel, StoredDataset, build_component
 
     row = detached(ctx, ComponentRow, ctx.params["component_id"])
     job = ComponentJob.model_validate(row.config)
@@ -37,10 +37,9 @@ def run_component(ctx: JobContext) -> dict[str, Any]:
         tuple(model.mean), tuple(model.std), dict(model.model_kwargs), sha,
     )  # fmt: skip
     images, labels, dataset = dataset_arrays(ctx, row.dataset_id)
-    built = build_component(
-        load_registered(ctx, model), source, images, labels, job, device, scaled(ctx.progress, 0.05, 0.95),
-        dataset_id=dataset.id, class_names=dataset.class_names, name=f"component-{row.id}",
-    )  # fmt: skip
+    data = StoredDataset(images, labels, dataset.id, dataset.class_names)
+    built = build_component(load_registered(ctx, model), source, data, job, device,
+                            scaled(ctx.progress, 0.05, 0.95), f"component-{row.id}")  # fmt: skip
     art = store_bytes(ctx, built.archive, media_type="application/zip", filename=f"{row.id}.zip")
     update_row(ctx, ComponentRow, row.id, status="done", result=built.result, checkpoint_artifact_id=art)
     return {"component_id": row.id, "params_after": built.result["params_after"], "device": device}
@@ -48,7 +47,7 @@ def run_component(ctx: JobContext) -> dict[str, Any]:
 
 def run_composition(ctx: JobContext) -> dict[str, Any]:
     from core.mda.jobs import CompositionJob
-    from core.mda.service import build_composition
+    from core.mda.service import StoredDataset, build_composition
 
     row = detached(ctx, CompositionRow, ctx.params["composition_id"])
     job = CompositionJob.model_validate(row.config)
@@ -60,10 +59,9 @@ def run_composition(ctx: JobContext) -> dict[str, Any]:
         raise NotFound(f"components {missing} have no checkpoint (not done, or deleted meanwhile)")
     archives = [artifact_bytes(ctx, p.checkpoint_artifact_id or "") for p in parts]
     images, labels, dataset = dataset_arrays(ctx, row.scaling_dataset_id)
-    built = build_composition(
-        archives, row.component_ids, images, labels, job, device, scaled(ctx.progress, 0.05, 0.95),
-        dataset_id=dataset.id, class_names=dataset.class_names, name=f"composition-{row.id}",
-    )  # fmt: skip
+    data = StoredDataset(images, labels, dataset.id, dataset.class_names)
+    built = build_composition(archives, row.component_ids, data, job, device,
+                              scaled(ctx.progress, 0.05, 0.95), f"composition-{row.id}")  # fmt: skip
     art = store_bytes(ctx, built.archive, media_type="application/zip", filename=f"{row.id}.zip")
     update_row(ctx, CompositionRow, row.id, status="done", result=built.result, checkpoint_artifact_id=art)
     return {"composition_id": row.id, "score1": built.result["score1"], "device": device}
