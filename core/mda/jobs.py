@@ -8,7 +8,7 @@ composition of those components works in.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,13 @@ from core.mda.request import ThresholdsIn
 ClassIndex = Annotated[int, Field(ge=0, lt=MAX_CLASSES)]
 ClassList = Annotated[list[ClassIndex], Field(max_length=4096)]
 MAX_COMPONENTS = 32
+
+
+def held_out(default: float, purpose: str) -> Any:
+    """The stratified share of the dataset's images (of the job's classes) held out for ``purpose``."""
+    return Field(
+        default, ge=0.05, le=0.8, description=f"Stratified share of the images held out for {purpose}."
+    )
 
 
 class ComponentJob(BaseModel):
@@ -44,13 +51,7 @@ class ComponentJob(BaseModel):
     )
     min_samples: int = Field(10, ge=1, le=10_000, description="At least this many samples per class.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds the fit/eval split and the sample tie-break.")
-    eval_fraction: float = Field(
-        0.2,
-        ge=0.05,
-        le=0.8,
-        description="Stratified share of the dataset's images of these classes held out for Base vs "
-        "Disa. accuracy; samples are chosen only from the rest.",
-    )
+    eval_fraction: float = held_out(0.2, "Base vs Disa. accuracy; samples are chosen only from the rest")
 
     def labels(self) -> list[int]:
         return list(self.class_labels if self.class_labels is not None else self.classes)
@@ -110,10 +111,4 @@ class CompositionJob(BaseModel):
         "report Score2.",
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds the validation/eval split and fine-tuning.")
-    eval_fraction: float = Field(
-        0.5,
-        ge=0.05,
-        le=0.8,
-        description="Stratified share of the scaling dataset's images held out for Score1/Score2; "
-        "never used to choose anything.",
-    )
+    eval_fraction: float = held_out(0.5, "Score1/Score2, never used to choose anything")

@@ -18,7 +18,7 @@ T = TypeVar("T", bound="ComponentCreate")
 class ComponentCreate:
     """
     Attributes:
-        classes (list[int]): Output indices of the model to keep, in the component's output order (distinct).
+        classes (list[int]): Output indices of the model to keep, in the component's output order.
         model_id (str): A ready model of yours: the trained classifier.
         dataset_id (str): Labelled images of the classes: samples are chosen from a fit split, Base vs Disa. measured on
             a held-out split.
@@ -29,8 +29,8 @@ class ComponentCreate:
             contributions. Default: 0.01.
         min_samples (int | Unset): At least this many samples per class. Default: 10.
         seed (int | Unset): Seeds the fit/eval split and the sample tie-break. Default: 0.
-        eval_fraction (float | Unset): Stratified share of the dataset's images of these classes held out for Base vs
-            Disa. accuracy; samples are chosen only from the rest. Default: 0.2.
+        eval_fraction (float | Unset): Stratified share of the images held out for Base vs Disa. accuracy; samples are
+            chosen only from the rest. Default: 0.2.
     """
 
     classes: list[int]

@@ -22,20 +22,21 @@ T = TypeVar("T", bound="ComponentOut")
 
 @_attrs_define
 class ComponentOut:
-    """
-    Attributes:
-        id (str):
-        status (ComponentOutStatus):
-        config (ComponentOutConfig):
-        created_at (datetime.datetime):
-        dataset_id (str):
-        error (ComponentOutErrorType0 | None | Unset):
-        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
-        job (JobOut | None | Unset):
-        model_id (None | str | Unset): The source model; null once it was deleted.
-        result (ComponentOutResultType0 | None | Unset): Once done: params/FLOPs before and after, accuracy_base,
-            accuracy_base_restricted, accuracy_component (Disa.) on the eval split, classes, class_labels,
-            samples_per_class, split sizes, weights_sha256, seconds.
+    """A Model LEGO component. Its ``result``, once done: params/FLOPs before and after,
+    accuracy_base, accuracy_base_restricted, accuracy_component (Disa.) on the eval split, classes,
+    class_labels, samples_per_class, split sizes, weights_sha256, seconds.
+
+        Attributes:
+            id (str):
+            status (ComponentOutStatus):
+            config (ComponentOutConfig):
+            created_at (datetime.datetime):
+            dataset_id (str):
+            error (ComponentOutErrorType0 | None | Unset):
+            checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+            job (JobOut | None | Unset):
+            model_id (None | str | Unset): The source model; null once it was deleted.
+            result (ComponentOutResultType0 | None | Unset):
     """
 
     id: str

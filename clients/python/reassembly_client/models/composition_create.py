@@ -24,8 +24,8 @@ class CompositionCreate:
         finetune_epochs (int | Unset): > 0: fine-tune every weight for this many epochs on the validation split and
             report Score2. Default: 0.
         seed (int | Unset): Seeds the validation/eval split and fine-tuning. Default: 0.
-        eval_fraction (float | Unset): Stratified share of the scaling dataset's images held out for Score1/Score2;
-            never used to choose anything. Default: 0.5.
+        eval_fraction (float | Unset): Stratified share of the images held out for Score1/Score2, never used to choose
+            anything. Default: 0.5.
     """
 
     component_ids: list[str]

@@ -22,20 +22,22 @@ T = TypeVar("T", bound="CompositionOut")
 
 @_attrs_define
 class CompositionOut:
-    """
-    Attributes:
-        id (str):
-        status (CompositionOutStatus):
-        config (CompositionOutConfig):
-        created_at (datetime.datetime):
-        component_ids (list[str]):
-        scaling_dataset_id (str):
-        error (CompositionOutErrorType0 | None | Unset):
-        checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
-        job (JobOut | None | Unset):
-        result (CompositionOutResultType0 | None | Unset): Once done: params/FLOPs before (components side by side) and
-            after, score1_unscaled, score1, score2, scales, class_labels, each component's accuracy on its own classes,
-            max_abs_diff (assembled vs concatenated components before scaling), split sizes, seconds.
+    """Components assembled into one classifier. Its ``result``, once done: params/FLOPs before
+    (components side by side) and after, score1_unscaled, score1, score2, scales, class_labels, each
+    component's accuracy on its own classes, max_abs_diff (assembled vs concatenated components before
+    scaling), split sizes, seconds.
+
+        Attributes:
+            id (str):
+            status (CompositionOutStatus):
+            config (CompositionOutConfig):
+            created_at (datetime.datetime):
+            component_ids (list[str]):
+            scaling_dataset_id (str):
+            error (CompositionOutErrorType0 | None | Unset):
+            checkpoint_available (bool | Unset): Its archive can be downloaded (…/checkpoint). Default: False.
+            job (JobOut | None | Unset):
+            result (CompositionOutResultType0 | None | Unset):
     """
 
     id: str
