@@ -66,3 +66,44 @@ def test_an_upload_with_a_huge_input_size_is_refused_before_its_weights_are_stor
         data={"name": "huge-upload", "architecture": "test_resnet", "input_size": "[3, 100000, 100000]"},
     )
     assert r.status_code == 422 and "input_size" in r.json()["error"]["message"], r.text
+
+
+@pytest.fixture()
+def listener():  # type: ignore[no-untyped-def]
+    """A real HTTP server on loopback that records every request it receives."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Record(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Record)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+
+
+def test_ssrf_reaches_no_listener_through_the_api_or_the_worker(client: TestClient, listener) -> None:  # type: ignore[no-untyped-def]
+    from core.zoo.registry import build_model
+
+    url, seen = listener
+    overlay = {"pretrained_cfg_overlay": {"hf_hub_id": None, "url": f"{url}/ssrf.pth"}}
+    body = {"name": "ssrf", "source": {"timm": "test_resnet", "pretrained": True}, "model_kwargs": overlay}
+    assert client.post("/v1/models", json=body).status_code == 422
+    with pytest.raises(InvalidInput, match="model_kwargs"):  # the worker checks again before timm
+        build_model("test_resnet", num_classes=2, model_kwargs=overlay, pretrained=True)
+    # The listener is real: a request made the way timm would fetch weights does reach it.
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{url}/probe", timeout=5)  # noqa: S310 (loopback, test only)
+    assert seen == ["/probe"]
