@@ -405,8 +405,13 @@ def _send(url: str, body: _Body, headers: dict[str, str]) -> httpx.Response:
         return client.post(url + "/v1/datasets", content=iter(body), headers=headers)
 
 
-def test_unauthenticated_300_mb_post_is_refused_before_it_is_read(server: tuple[_Server, Settings]) -> None:
+def test_unauthenticated_300_mb_post_is_refused_before_it_is_read(
+    server: tuple[_Server, Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     srv, settings = server
+    # The server runs in this process: a private temp folder is where a spooled body would land, and
+    # other processes writing to the shared /tmp meanwhile cannot disturb the count.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     roots = (Path(tempfile.gettempdir()), settings.resolved_data_dir)
     files_before, free_before = _files_under(*roots), os.statvfs(tempfile.gettempdir()).f_bavail
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
