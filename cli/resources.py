@@ -27,6 +27,22 @@ jobs = sub("jobs", "Follow, list and cancel jobs.")
 GROUPS = (models, datasets, partitions, assemblies, components, compositions, jobs)
 
 
+def reads(group: typer.Typer, operations: str, noun: str, columns: tuple[str, ...], plural: str = "") -> None:
+    """The group's ``show ID`` and, given the collection's ``plural``, ``list`` commands: one call of the
+    generated client each (``<operations>.get_<noun>``, ``<operations>.list_<plural>``)."""
+
+    def show_one(ctx: typer.Context, item_id: str, as_json: AsJson = False) -> None:
+        show(ctx.obj.data(f"{operations}.get_{noun}", **{f"{noun}_id": item_id}), as_json, columns)
+
+    def list_page(ctx: typer.Context, as_json: AsJson = False, limit: int = 50) -> None:
+        show(ctx.obj.data(f"{operations}.list_{plural}", limit=limit), as_json, columns)
+
+    show_one.__annotations__["item_id"] = Annotated[str, typer.Argument(metavar=f"{noun.upper()}_ID")]
+    group.command("show", help=f"One {noun} (--json: all of it).")(show_one)
+    if plural:
+        group.command("list", help=f"Your {plural}, a page at a time (--limit).")(list_page)
+
+
 def given(**options: Any) -> dict[str, Any]:
     """The options the user set (the server's defaults stand for the rest)."""
     return {k: v for k, v in options.items() if v is not None}
@@ -39,16 +55,6 @@ def schemas() -> Any:
 
 
 # ----- models -------------------------------------------------------------------------------------
-
-
-@models.command("list")
-def models_list(ctx: typer.Context, as_json: AsJson = False, limit: int = 50) -> None:
-    show(ctx.obj.data("models.list_models", limit=limit), as_json, MODEL_COLUMNS)
-
-
-@models.command("show")
-def models_show(ctx: typer.Context, model_id: str, as_json: AsJson = False) -> None:
-    show(ctx.obj.data("models.get_model", model_id=model_id), as_json, MODEL_COLUMNS)
 
 
 @models.command("add")
@@ -100,12 +106,14 @@ def models_upload(
 
 @models.command("dissect")
 def models_dissect(ctx: typer.Context, model_id: str, wait: Wait = True, as_json: AsJson = False) -> None:
+    """Find and verify the model's nodes (a job)."""
     job = ctx.obj.data("models.dissect_model", model_id=model_id)
     started(ctx.obj, job, wait, as_json, lambda: ctx.obj.data("models.get_model", model_id=model_id))
 
 
 @models.command("rm")
 def models_rm(ctx: typer.Context, model_id: str) -> None:
+    """Delete a model (refused while partitions or running jobs use it)."""
     ctx.obj.call("models.delete_model", model_id=model_id)
     typer.echo(f"deleted {model_id}")
 
@@ -127,16 +135,6 @@ def datasets_add(
     file_name = f"{path.name}.zip" if path.is_dir() else path.name
     body = m.BodyCreateDataset(file=rc.File(payload=io.BytesIO(payload), file_name=file_name), name=name)
     show(ctx.obj.data("datasets.create_dataset", body=body), as_json, DATASET_COLUMNS)
-
-
-@datasets.command("list")
-def datasets_list(ctx: typer.Context, as_json: AsJson = False, limit: int = 50) -> None:
-    show(ctx.obj.data("datasets.list_datasets", limit=limit), as_json, DATASET_COLUMNS)
-
-
-@datasets.command("show")
-def datasets_show(ctx: typer.Context, dataset_id: str, as_json: AsJson = False) -> None:
-    show(ctx.obj.data("datasets.get_dataset", dataset_id=dataset_id), as_json, DATASET_COLUMNS)
 
 
 # ----- partitions ---------------------------------------------------------------------------------
@@ -166,12 +164,6 @@ def partitions_create(
         as_json,
         lambda: ctx.obj.data("partitions.get_partition", partition_id=made["id"]),
     )
-
-
-@partitions.command("show")
-def partitions_show(ctx: typer.Context, partition_id: str, as_json: AsJson = False) -> None:
-    data = ctx.obj.data("partitions.get_partition", partition_id=partition_id)
-    show(data, as_json, ("id", "status", "model_ids", "objective", "error"))
 
 
 @partitions.command("add-model")
@@ -235,12 +227,6 @@ def assemblies_create(
     started(ctx.obj, made, wait, as_json, read)
 
 
-@assemblies.command("show")
-def assemblies_show(ctx: typer.Context, assembly_id: str, as_json: AsJson = False) -> None:
-    data = ctx.obj.data("assemblies.get_assembly", assembly_id=assembly_id)
-    show(data, as_json, ("id", "status", "gain", "recommendation", "baseline_note", "error"))
-
-
 @components.command("create")
 def components_create(
     ctx: typer.Context,
@@ -260,11 +246,6 @@ def components_create(
     started(ctx.obj, made, wait, as_json, read)
 
 
-@components.command("show")
-def components_show(ctx: typer.Context, component_id: str, as_json: AsJson = False) -> None:
-    show(ctx.obj.data("model_lego.get_component", component_id=component_id), as_json, RESULT_COLUMNS)
-
-
 @compositions.command("create")
 def compositions_create(
     ctx: typer.Context,
@@ -282,11 +263,6 @@ def compositions_create(
     made = ctx.obj.data("model_lego.create_composition", body=schemas().CompositionCreate.from_dict(body))
     read = lambda: ctx.obj.data("model_lego.get_composition", composition_id=made["id"])  # noqa: E731
     started(ctx.obj, made, wait, as_json, read)
-
-
-@compositions.command("show")
-def compositions_show(ctx: typer.Context, composition_id: str, as_json: AsJson = False) -> None:
-    show(ctx.obj.data("model_lego.get_composition", composition_id=composition_id), as_json, RESULT_COLUMNS)
 
 
 def _download(remote: Remote, operation: str, out: Path, **ids: str) -> None:
@@ -322,16 +298,6 @@ def compositions_download(ctx: typer.Context, composition_id: str, out: OutFile 
 # ----- jobs ---------------------------------------------------------------------------------------
 
 
-@jobs.command("list")
-def jobs_list(ctx: typer.Context, as_json: AsJson = False, limit: int = 50) -> None:
-    show(ctx.obj.data("jobs.list_jobs", limit=limit), as_json, JOB_COLUMNS)
-
-
-@jobs.command("show")
-def jobs_show(ctx: typer.Context, job_id: str, as_json: AsJson = False) -> None:
-    show(ctx.obj.data("jobs.get_job", job_id=job_id), as_json, JOB_COLUMNS)
-
-
 @jobs.command("watch")
 def jobs_watch(ctx: typer.Context, job_id: str, as_json: AsJson = False) -> None:
     """A live progress bar until the job ends; then its result. Exits 1 unless it succeeded."""
@@ -341,3 +307,14 @@ def jobs_watch(ctx: typer.Context, job_id: str, as_json: AsJson = False) -> None
 @jobs.command("cancel")
 def jobs_cancel(ctx: typer.Context, job_id: str, as_json: AsJson = False) -> None:
     show(ctx.obj.data("jobs.cancel_job", job_id=job_id), as_json, JOB_COLUMNS)
+
+
+reads(models, "models", "model", MODEL_COLUMNS, "models")
+reads(datasets, "datasets", "dataset", DATASET_COLUMNS, "datasets")
+reads(partitions, "partitions", "partition", ("id", "status", "model_ids", "objective", "error"))
+reads(
+    assemblies, "assemblies", "assembly", ("id", "status", "gain", "recommendation", "baseline_note", "error")
+)
+reads(components, "model_lego", "component", RESULT_COLUMNS)
+reads(compositions, "model_lego", "composition", RESULT_COLUMNS)
+reads(jobs, "jobs", "job", JOB_COLUMNS, "jobs")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,12 +19,19 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 
 from core.store.migrate import upgrade
 from tests.conftest import drop_pg_database, make_pg_database
-from tests.system.processes import free_port, reassembly, service_env, start, stop, wait_ready
+from tests.system.processes import (
+    free_port,
+    reassembly,
+    service_env,
+    start,
+    start_redis,
+    stop,
+    wait_ready,
+)
 
 ALICE, BOB = "alice-token", "bob-token"
 # The API refuses this as a model name (NAME_PATTERN); the test writes it into the row directly.
@@ -59,7 +65,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data = tmp_path_factory.mktemp("browser-service")
     redis_port = free_port()
-    broker_proc = _start_redis(redis_port, data / "redis.log")
+    broker_proc = start_redis(redis_port, data / "redis.log")
     broker = f"redis://127.0.0.1:{redis_port}/0"
     db_url = make_pg_database()
     upgrade(db_url)
@@ -87,26 +93,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         stop(worker)
         stop(broker_proc)
         drop_pg_database(db_url)
-
-
-def _start_redis(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """A private redis-server on loopback, without persistence."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: `make services` (scripts/services.sh) installs it")
-    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = start(cmd, service_env(), log)
-    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if client.ping():
-                client.close()
-                return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    stop(proc)
-    raise AssertionError(f"redis-server on port {port} did not start:\n{log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="session")

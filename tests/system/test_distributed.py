@@ -19,7 +19,13 @@ from core.store.db import session_factory
 from core.store.migrate import upgrade
 from core.store.models import Job, JobEvent
 from tests.conftest import drop_pg_database, make_pg_database
-from tests.system.processes import free_port, reassembly, service_env, start, stop, wait_ready
+from tests.system.processes import (
+    service_env,
+    start_api,
+    start_workers,
+    stop,
+    submit_canaries,
+)
 
 pytestmark = pytest.mark.system
 
@@ -39,23 +45,11 @@ def test_twenty_canaries_survive_a_killed_worker(redis_url: str, tmp_path: Path)
         REASSEMBLY_LEASE_SECONDS="3",
         REASSEMBLY_REAPER_INTERVAL_SECONDS="1",
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = start(reassembly("api", "--host", "127.0.0.1", "--port", str(port)), env, tmp_path / "api.log")
-    workers = [
-        start(reassembly("worker", "--queues", "cpu,gpu", "--concurrency", "1"), env, tmp_path / f"w{i}.log")
-        for i in range(2)
-    ]
+    api, base = start_api(env, tmp_path / "api.log")
+    workers = start_workers(env, tmp_path, 2)
     sessions = session_factory(db_url)
     try:
-        wait_ready(base, api, tmp_path / "api.log")
-        ids = []
-        for i in range(N_JOBS):
-            r = httpx.post(
-                f"{base}/v1/jobs:canary", json={"seconds": 1.0}, headers={"Idempotency-Key": f"c{i}"}
-            )
-            assert r.status_code == 202, r.text
-            ids.append(r.json()["id"])
+        ids = submit_canaries(base, N_JOBS)
 
         victim = workers[0]
         killed_job = _wait_for_job_run_by(sessions, victim.pid, timeout=60)

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,15 @@ from core.store.db import engine_for, session_factory
 from core.store.migrate import upgrade
 from core.store.models import Job, JobEvent
 from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, drop_pg_database, make_pg_database
-from tests.system.processes import free_port, reassembly, service_env, start, stop, wait_ready
+from tests.system.processes import (
+    free_port,
+    service_env,
+    start_api,
+    start_redis,
+    start_workers,
+    stop,
+    submit_canaries,
+)
 
 pytestmark = pytest.mark.system
 
@@ -36,33 +42,11 @@ N_JOBS = 20
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
-def _start_redis(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """A private redis-server on loopback without persistence (so a restart loses every message)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed; the broker-restart test needs its own Redis")
-    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = start(cmd, service_env(), log)
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if client.ping():
-                client.close()
-                return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    stop(proc)
-    raise AssertionError(f"redis-server on port {port} did not start:\n{log.read_text()[-2000:]}")
-
-
 def test_twenty_queued_jobs_survive_a_broker_restart_without_persistence(tmp_path: Path) -> None:
     db_url = make_pg_database()
     upgrade(db_url)
     redis_port = free_port()
-    broker = _start_redis(redis_port, tmp_path / "redis-1.log")
+    broker = start_redis(redis_port, tmp_path / "redis-1.log")
     env = service_env(
         REASSEMBLY_DATABASE_URL=db_url,
         REASSEMBLY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -72,23 +56,11 @@ def test_twenty_queued_jobs_survive_a_broker_restart_without_persistence(tmp_pat
         REASSEMBLY_REQUEUE_AFTER_SECONDS="2",
         REASSEMBLY_REQUEUE_MAX_SECONDS="8",
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = start(reassembly("api", "--host", "127.0.0.1", "--port", str(port)), env, tmp_path / "api.log")
-    workers = [
-        start(reassembly("worker", "--queues", "cpu,gpu", "--concurrency", "1"), env, tmp_path / f"w{i}.log")
-        for i in range(2)
-    ]
+    api, base = start_api(env, tmp_path / "api.log")
+    workers = start_workers(env, tmp_path, 2)
     sessions = session_factory(db_url)
     try:
-        wait_ready(base, api, tmp_path / "api.log")
-        ids = []
-        for i in range(N_JOBS):
-            r = httpx.post(
-                f"{base}/v1/jobs:canary", json={"seconds": 1.0}, headers={"Idempotency-Key": f"c{i}"}
-            )
-            assert r.status_code == 202, r.text
-            ids.append(r.json()["id"])
+        ids = submit_canaries(base, N_JOBS)
         submitted = time.monotonic()
 
         time.sleep(3.0)
@@ -99,7 +71,7 @@ def test_twenty_queued_jobs_survive_a_broker_restart_without_persistence(tmp_pat
                 select(func.count()).select_from(Job).where(Job.id.in_(ids), Job.status == "queued")
             )
         time.sleep(5.0)
-        broker = _start_redis(redis_port, tmp_path / "redis-2.log")
+        broker = start_redis(redis_port, tmp_path / "redis-2.log")
         restarted = time.monotonic()
 
         deadline = time.monotonic() + 60
@@ -263,13 +235,10 @@ def test_45_concurrent_registrations_leave_other_tenants_fast(tmp_path: Path) ->
         REASSEMBLY_API_TOKENS="alice-token:alice,bob-token:bob",
         REASSEMBLY_REGISTER_WAIT_SECONDS="12",
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = start(reassembly("api", "--host", "127.0.0.1", "--port", str(port)), env, tmp_path / "api.log")
+    api, base = start_api(env, tmp_path / "api.log")
     alice = {"Authorization": "Bearer alice-token"}
     bob = {"Authorization": "Bearer bob-token"}
     try:
-        wait_ready(base, api, tmp_path / "api.log")
         assert httpx.get(f"{base}/v1/models", headers=bob).status_code == 200
 
         def register(i: int) -> int:

@@ -24,7 +24,7 @@ import redis
 from cli.zoo_client import register_zoo
 from core.store.migrate import upgrade
 from tests.conftest import drop_pg_database, make_pg_database, redis_test_db
-from tests.system.processes import free_port, reassembly, service_env, start, stop, wait_ready
+from tests.system.processes import reassembly, service_env, start, start_api, stop
 
 pytestmark = pytest.mark.system
 
@@ -85,12 +85,10 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_zoo: Path) -> Iterato
         REASSEMBLY_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
         OMP_NUM_THREADS="1",
     )
-    port = free_port()
-    api = start(reassembly("api", "--host", "127.0.0.1", "--port", str(port)), env, logs / "api.log")
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=180)
+    api, base = start_api(env, logs / "api.log")
+    client = httpx.Client(base_url=base, timeout=180)
     service = Service(client, env, logs, [], "")
     try:
-        wait_ready(str(client.base_url), api, logs / "api.log")
         service.worker()
         models = register_zoo(client, tiny_zoo, prefix="faults-")[:3]
         for m in models:

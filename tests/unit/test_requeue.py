@@ -134,7 +134,7 @@ def reaper_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tupl
     import redis
 
     db_url = make_pg_database()
-    broker = redis_test_db(1)
+    broker = redis_test_db(4)  # its own: the live API fixture's worker consumes database 1
     redis.Redis.from_url(broker).flushdb()
     upgrade(db_url)
     monkeypatch.setenv("REASSEMBLY_DATABASE_URL", db_url)
