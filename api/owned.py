@@ -79,21 +79,6 @@ def owned_page(
     )
 
 
-def download(
-    request: Request,
-    session: Session,
-    store: ArtifactStore,
-    artifact_id: str | None,
-    filename: str,
-    missing: str,
-) -> Response:
-    """Stream an artifact a resource of the caller's points to; ``missing`` says why there is none yet."""
-    artifact = session.get(Artifact, artifact_id) if artifact_id else None
-    if artifact is None:
-        raise Conflict(missing)
-    return artifact_response(request, store, artifact, filename)
-
-
 @dataclass
 class Scope:
     """The caller's view of the store: every lookup and download checks the owner."""
@@ -107,7 +92,12 @@ class Scope:
         return owned(self.session, row_type, row_id, self.owner)
 
     def download(self, artifact_id: str | None, filename: str, missing: str) -> Response:
-        return download(self.request, self.session, self.store, artifact_id, filename, missing)
+        """Stream an artifact a resource of the caller's points to; ``missing`` says why there is
+        none yet (409)."""
+        artifact = self.session.get(Artifact, artifact_id) if artifact_id else None
+        if artifact is None:
+            raise Conflict(missing)
+        return artifact_response(self.request, self.store, artifact, filename)
 
 
 async def scope(session: SessionDep, owner: OwnerDep, store: StoreDep, request: Request) -> Scope:
