@@ -16,6 +16,7 @@ import core.zoo  # noqa: F401  (registers the project's architectures with timm)
 from core.errors import InvalidInput
 from core.mda.prune import make_module
 from core.mda.spec import BaseArch, ComponentSpec
+from core.model_kwargs import check_model_kwargs
 from core.zoo.registry import load_weights_strict
 from core.zoo.train import sha256_file
 
@@ -29,14 +30,16 @@ class Component:
 
 
 def build_base(base: BaseArch) -> nn.Module:
-    """The base architecture at random init, never with downloaded weights."""
+    """The base architecture at random init, never with downloaded weights. A spec comes from an
+    archive, which may have travelled: its kwargs pass the same allowlist as a request's."""
+    kwargs = check_model_kwargs(base.kwargs)
     if base.source == "torchvision":
         import torchvision
 
-        return torchvision.models.get_model(base.arch, weights=None, **base.kwargs)
+        return torchvision.models.get_model(base.arch, weights=None, **kwargs)
     import timm
 
-    return timm.create_model(base.arch, pretrained=False, **base.kwargs)
+    return timm.create_model(base.arch, pretrained=False, **kwargs)
 
 
 def build_from_spec(spec: ComponentSpec) -> nn.Module:

@@ -31,6 +31,7 @@ from core.device import module_device
 from core.dissect.types import Dissection, NodeSpec
 from core.errors import InvalidInput
 from core.flops import count_flops, count_params
+from core.model_kwargs import check_model_kwargs
 from core.progress import Progress, no_progress
 from core.stitch.network import AssemblySpec, ReassembledNet, SplitLike, stitch_records
 
@@ -231,6 +232,7 @@ def _rebuild_donor(
     from core.dissect.discover import dissect
     from core.dissect.pieces import split
 
+    kwargs = check_model_kwargs(kwargs)  # an archive's manifest may have been edited on its way
     try:
         model = timm.create_model(timm_name, pretrained=False, **kwargs)
     except Exception as exc:
